@@ -1,0 +1,76 @@
+# Assistant Workbench — developer entry points.
+#
+# Every target installs what it needs, so a fresh machine with only python3 + pip works:
+# uv is installed on demand, and `uv sync --locked` builds the environment from uv.lock.
+# (llama-cpp-python may build from source: that needs a C/C++ compiler, e.g. `apt-get install
+# build-essential`.)
+
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+# --locked: fail instead of silently rewriting uv.lock when it is out of date with pyproject.toml.
+RUN := $(UV) run --locked
+
+# Material for MkDocs prints an end-of-life banner on every build; keep CI logs readable.
+export NO_MKDOCS_2_WARNING := 1
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: help system-deps uv-install setup serve test lint format docs docs-serve bench clean
+
+help: ## List the targets
+	@echo "Usage: make <target> [HOST=127.0.0.1] [PORT=8000] [PYTEST_ARGS='-k foo']"
+	@echo
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) \
+		| awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+uv-install: ## Install uv with pip if it is not available
+	@if command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1; then \
+		: ; \
+	else \
+		echo "uv not found: installing it with pip"; \
+		python3 -m pip install --quiet uv \
+			|| python3 -m pip install --quiet --user --break-system-packages uv; \
+	fi
+
+system-deps: ## Install a C/C++ compiler with apt-get when missing (llama-cpp-python builds from source)
+	@if ! command -v c++ >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
+		echo "no C++ compiler: installing build-essential with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential; \
+	fi
+
+setup: system-deps uv-install ## Create/refresh .venv from uv.lock (all dependency groups)
+	$(UV) sync --locked
+
+serve: setup ## Serve the OpenAI-compatible API (HOST, PORT overridable)
+	$(RUN) assistant serve --host $(HOST) --port $(PORT)
+
+test: setup ## Run the test suite (extra arguments via PYTEST_ARGS)
+	$(RUN) pytest $(PYTEST_ARGS)
+
+lint: setup ## ruff, ruff format --check, import-linter, mypy (strict), bandit
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) lint-imports
+	$(RUN) mypy
+	$(RUN) bandit -c pyproject.toml -r assistant evals -q
+
+format: setup ## Format and autofix with ruff
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+docs: setup ## Build the documentation site (strict: warnings are errors)
+	$(RUN) mkdocs build --strict
+
+docs-serve: setup ## Serve the documentation with live reload
+	$(RUN) mkdocs serve
+
+bench: setup ## Run the local-model benchmark
+	$(RUN) python benchmarks/local_model.py
+
+clean: ## Remove build, cache and docs output (keeps .venv)
+	rm -rf site build dist .pytest_cache .mypy_cache .ruff_cache
+	find . -path ./.venv -prune -o -type d -name __pycache__ -exec rm -rf {} +

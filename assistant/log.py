@@ -1,0 +1,77 @@
+"""Logging set-up for entry points, and redaction of secrets.
+
+The library only calls ``logging.getLogger(__name__)``; ``configure_logging`` is for the CLI
+and the server. Every handler it installs carries a :class:`RedactingFilter`, so a configured
+key never reaches a log line even if an upstream error message quotes it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+REDACTED = "***"
+_MIN_SECRET_LENGTH = 6
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret (6+ characters) replaced by ``***``."""
+    for secret in secrets:
+        if len(secret) >= _MIN_SECRET_LENGTH and secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces configured secrets in every record's formatted message."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if len(s) >= _MIN_SECRET_LENGTH]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            cleaned = redact(message, self.secrets)
+            if cleaned != message:
+                record.msg, record.args = cleaned, None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and any ``extra`` fields."""
+
+    _standard = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in self._standard:
+                payload[key] = value
+        if record.exc_info:
+            payload["exc_type"] = record.exc_info[0].__name__ if record.exc_info[0] else None
+        return json.dumps(payload, default=str)
+
+
+def configure_logging(
+    level: str = "INFO", *, json_format: bool = False, secrets: Iterable[str] = ()
+) -> None:
+    """Install one stderr handler on the root logger (entry points only)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter()
+        if json_format
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    handler.addFilter(RedactingFilter(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

@@ -1,0 +1,23 @@
+"""The provider layer: ``provider:model`` refs to LangChain chat models, with retries,
+circuit breakers and fallback chains. See :mod:`assistant.providers.base` for plugins."""
+
+from assistant.providers.base import Availability, Provider, ProviderFactory
+from assistant.providers.breaker import BreakerState, CircuitBreaker
+from assistant.providers.fallback import FallbackChatModel
+from assistant.providers.local import ChatLocalLlama, LocalProvider
+from assistant.providers.registry import ModelCatalog, ProviderRegistry
+from assistant.providers.resilient import ResilientChatModel
+
+__all__ = [
+    "Availability",
+    "BreakerState",
+    "ChatLocalLlama",
+    "CircuitBreaker",
+    "FallbackChatModel",
+    "LocalProvider",
+    "ModelCatalog",
+    "Provider",
+    "ProviderFactory",
+    "ProviderRegistry",
+    "ResilientChatModel",
+]

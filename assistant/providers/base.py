@@ -1,0 +1,83 @@
+"""What a provider is: credentials and one pooled client on one side, chat models on the other.
+
+A provider plugin is an entry point in the ``assistant.providers`` group naming a factory:
+a callable that takes :class:`~assistant.config.Settings` and returns the providers it
+creates (usually one; ``compatible`` creates one per named endpoint). The built-in providers
+are registered exactly like plugins, in this project's ``pyproject.toml``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.tools import BaseTool
+
+from assistant.config import ResilienceSettings, Settings
+from assistant.errors import ProviderError
+from assistant.providers.upstream_errors import map_exception
+
+ToolLike = dict[str, Any] | type | Callable[..., Any] | BaseTool
+"""Anything LangChain can turn into a tool schema."""
+ToolChoice = str | dict[str, Any] | None
+"""``auto``, ``none``, ``required``, a tool name, or OpenAI's ``{"type": "function", ...}``."""
+
+ALL_PARAMS = frozenset(
+    {"temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty", "frequency_penalty"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    """Whether a provider can be used now, and if not, which setting to change."""
+
+    available: bool
+    reason: str | None = None
+
+
+class Provider(ABC):
+    """A source of chat models (OpenAI, Anthropic, the embedded llama.cpp, ...)."""
+
+    name: str
+    """The ``provider`` part of model refs."""
+    resilience: ResilienceSettings
+    """Timeouts, retries and breaker settings."""
+    supported_params: frozenset[str] = ALL_PARAMS
+    """Sampling parameters the provider accepts; others are dropped, not sent."""
+
+    @abstractmethod
+    def availability(self) -> Availability:
+        """Whether the provider is configured (cheap: no network, no model load)."""
+
+    @abstractmethod
+    def list_models(self) -> list[str]:
+        """Model names to advertise (without the ``provider:`` prefix)."""
+
+    def has_model(self, model: str) -> bool:
+        """Whether ``model`` can be asked for; hosted providers accept any name."""
+        return True
+
+    @abstractmethod
+    def chat_model(self, model: str) -> BaseChatModel:
+        """A LangChain chat model for ``model``, using this provider's pooled client."""
+
+    def map_error(self, exc: BaseException) -> ProviderError | None:
+        """Translate an SDK failure into the error tree (``None``: a bug, not retried)."""
+        return map_exception(self.name, exc, self.secrets())
+
+    def secrets(self) -> list[str]:
+        """Secrets this provider holds, to redact from error messages."""
+        return []
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release pooled clients and other resources."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources from synchronous code."""
+
+
+ProviderFactory = Callable[[Settings], Iterable[Provider]]
+"""What an ``assistant.providers`` entry point loads."""

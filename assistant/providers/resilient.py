@@ -1,0 +1,248 @@
+"""Retries, circuit breaking and error translation around one provider's chat model.
+
+:class:`ResilientChatModel` is itself a LangChain chat model, so agents, notebooks and the
+server use it like any other. It retries transient failures only (429 honouring
+``Retry-After``, 5xx, timeouts, connection errors) with exponential backoff and jitter, and a
+stream only before its first chunk: once text has reached the caller, a failure is raised
+(translated) rather than replayed. The SDK's own retries are switched off by the providers so
+attempts do not multiply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from pydantic import ConfigDict
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from assistant.config import ResilienceSettings
+from assistant.errors import AllProvidersFailed, CircuitOpenError, ProviderError, ProviderHTTPError
+from assistant.providers.base import ToolChoice, ToolLike
+from assistant.providers.breaker import CircuitBreaker
+
+ErrorMapper = Callable[[BaseException], ProviderError | None]
+
+
+def as_chunk(message: BaseMessage) -> ChatGenerationChunk:
+    if not isinstance(message, AIMessageChunk):
+        message = AIMessageChunk(
+            content=message.content,
+            id=message.id,
+            response_metadata=getattr(message, "response_metadata", {}),
+            usage_metadata=getattr(message, "usage_metadata", None),
+        )
+    return ChatGenerationChunk(message=message)
+
+
+class ResilientChatModel(BaseChatModel):
+    """A provider's chat model with retries, a circuit breaker and translated errors."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    inner: Runnable[LanguageModelInput, BaseMessage]
+    """The provider's chat model (possibly with tools bound)."""
+    provider: str
+    model_name: str
+    resilience: ResilienceSettings
+    breaker: CircuitBreaker
+    map_error: ErrorMapper
+    drop_params: frozenset[str] = frozenset()
+    """Call parameters the provider does not accept (dropped rather than sent)."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "assistant-resilient"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"provider": self.provider, "model": self.model_name}
+
+    def bind_tools(
+        self,
+        tools: Sequence[ToolLike],
+        *,
+        tool_choice: ToolChoice = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools to the provider's model (in its own format), keeping the resilience."""
+        bind = getattr(self.inner, "bind_tools", None)
+        if bind is None:
+            raise NotImplementedError(f"{self.provider}:{self.model_name} does not support tools")
+        return self.model_copy(update={"inner": bind(tools, tool_choice=tool_choice, **kwargs)})
+
+    # -- policy -------------------------------------------------------------------------
+
+    def _should_retry(self, exc: BaseException) -> bool:
+        if not isinstance(exc, ProviderError) or not exc.transient:
+            return False
+        if isinstance(exc, CircuitOpenError | AllProvidersFailed):
+            return False
+        if isinstance(exc, ProviderHTTPError) and exc.retry_after is not None:
+            return exc.retry_after <= self.resilience.retry_after_max
+        return True
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, ProviderHTTPError) and exc.retry_after is not None:
+            return exc.retry_after
+        backoff = wait_exponential_jitter(
+            initial=self.resilience.backoff_initial,
+            max=self.resilience.backoff_max,
+            jitter=self.resilience.backoff_initial,
+        )
+        return float(backoff(state))
+
+    def _retry_options(self) -> dict[str, Any]:
+        return {
+            "stop": stop_after_attempt(self.resilience.max_retries + 1),
+            "wait": self._wait,
+            "retry": retry_if_exception(self._should_retry),
+            "reraise": True,
+        }
+
+    def _translate(self, exc: BaseException) -> BaseException:
+        """Record the failure on the breaker and return the error to raise."""
+        mapped = self.map_error(exc)
+        if mapped is not None and mapped.transient:
+            self.breaker.record_failure()
+        else:
+            self.breaker.release()
+        return mapped if mapped is not None else exc
+
+    def _kwargs(self, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+        cleaned = {k: v for k, v in kwargs.items() if k not in self.drop_params and v is not None}
+        if stop:
+            cleaned["stop"] = stop
+        return cleaned
+
+    # -- async ----------------------------------------------------------------------------
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        call_kwargs = self._kwargs(stop, kwargs)
+        message: BaseMessage | None = None
+        async for attempt in AsyncRetrying(**self._retry_options()):
+            with attempt:
+                self.breaker.before_call()
+                try:
+                    message = await self.inner.ainvoke(messages, **call_kwargs)
+                except asyncio.CancelledError:
+                    self.breaker.release()
+                    raise
+                except Exception as exc:
+                    raise self._translate(exc) from exc
+                self.breaker.record_success()
+        assert message is not None  # noqa: S101 - tenacity reraises on the last failure
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        call_kwargs = self._kwargs(stop, kwargs)
+        stream: AsyncIterator[BaseMessage] | None = None
+        first: BaseMessage | None = None
+        async for attempt in AsyncRetrying(**self._retry_options()):
+            with attempt:
+                self.breaker.before_call()
+                stream = aiter(self.inner.astream(messages, **call_kwargs))
+                try:
+                    first = await anext(stream)
+                except StopAsyncIteration:
+                    first = None
+                except asyncio.CancelledError:
+                    self.breaker.release()
+                    raise
+                except Exception as exc:
+                    raise self._translate(exc) from exc
+                self.breaker.record_success()
+        assert stream is not None  # noqa: S101 - tenacity reraises on the last failure
+        try:
+            if first is not None:
+                yield as_chunk(first)
+            async for message in stream:
+                yield as_chunk(message)
+        except Exception as exc:
+            mapped = self.map_error(exc)
+            if mapped is None or mapped is exc:
+                raise
+            raise mapped from exc
+        finally:
+            closer = getattr(stream, "aclose", None)
+            if closer is not None:
+                await closer()
+
+    # -- sync -----------------------------------------------------------------------------
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        call_kwargs = self._kwargs(stop, kwargs)
+        message: BaseMessage | None = None
+        for attempt in Retrying(**self._retry_options()):
+            with attempt:
+                self.breaker.before_call()
+                try:
+                    message = self.inner.invoke(messages, **call_kwargs)
+                except Exception as exc:
+                    raise self._translate(exc) from exc
+                self.breaker.record_success()
+        assert message is not None  # noqa: S101 - tenacity reraises on the last failure
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        call_kwargs = self._kwargs(stop, kwargs)
+        stream: Iterator[BaseMessage] | None = None
+        first: BaseMessage | None = None
+        for attempt in Retrying(**self._retry_options()):
+            with attempt:
+                self.breaker.before_call()
+                stream = iter(self.inner.stream(messages, **call_kwargs))
+                try:
+                    first = next(stream, None)
+                except Exception as exc:
+                    raise self._translate(exc) from exc
+                self.breaker.record_success()
+        assert stream is not None  # noqa: S101 - tenacity reraises on the last failure
+        try:
+            if first is not None:
+                yield as_chunk(first)
+            for message in stream:
+                yield as_chunk(message)
+        except Exception as exc:
+            mapped = self.map_error(exc)
+            if mapped is None or mapped is exc:
+                raise
+            raise mapped from exc

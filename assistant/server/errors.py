@@ -1,0 +1,164 @@
+"""The error tree mapped onto OpenAI's error JSON and status codes.
+
+Every non-2xx body is ``{"error": {"message", "type", "param", "code"}}``: never FastAPI's
+default 422 body, never a traceback, never a secret.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from assistant.errors import (
+    AllProvidersFailed,
+    AssistantError,
+    CircuitOpenError,
+    InvalidRequestError,
+    ModelNotFoundError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderTimeout,
+    ProviderUnavailableError,
+)
+from assistant.log import redact
+
+logger = logging.getLogger(__name__)
+
+_PASS_THROUGH_STATUSES = frozenset({400, 404, 413, 422})
+
+
+@dataclass(frozen=True, slots=True)
+class APIError:
+    """An error as the API reports it."""
+
+    status: int
+    message: str
+    type: str
+    code: str | None = None
+    param: str | None = None
+    retry_after: float | None = None
+
+    def body(self) -> dict[str, Any]:
+        """OpenAI's error object."""
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+    def headers(self) -> dict[str, str]:
+        """``Retry-After`` when the client should wait."""
+        if self.retry_after is None:
+            return {}
+        return {"Retry-After": str(max(1, round(self.retry_after)))}
+
+
+def _provider_error(error: ProviderError) -> APIError:
+    message = str(error)
+    if isinstance(error, CircuitOpenError):
+        return APIError(
+            503, message, "server_error", "provider_unavailable", retry_after=error.retry_in
+        )
+    if isinstance(error, AllProvidersFailed):
+        return APIError(502, message, "server_error", "all_providers_failed")
+    if isinstance(error, ProviderTimeout):
+        return APIError(504, message, "server_error", "upstream_timeout")
+    if isinstance(error, ProviderConnectionError):
+        return APIError(502, message, "server_error", "upstream_unreachable")
+    if isinstance(error, ProviderHTTPError):
+        if error.status_code == 429:
+            return APIError(
+                429,
+                message,
+                "rate_limit_error",
+                "rate_limit_exceeded",
+                retry_after=error.retry_after,
+            )
+        if error.status_code in _PASS_THROUGH_STATUSES:
+            status = 400 if error.status_code == 422 else error.status_code
+            return APIError(status, message, "invalid_request_error", "upstream_rejected_request")
+        return APIError(502, message, "server_error", "upstream_error")
+    return APIError(502, message, "server_error", "upstream_error")
+
+
+def to_api_error(exc: BaseException) -> APIError:
+    """The API error for any exception (unknown ones become a bare 500)."""
+    if isinstance(exc, ModelNotFoundError):
+        return APIError(404, str(exc), "invalid_request_error", "model_not_found", "model")
+    if isinstance(exc, InvalidRequestError):
+        return APIError(400, str(exc), "invalid_request_error", exc.code, exc.param)
+    if isinstance(exc, ProviderUnavailableError):
+        return APIError(503, str(exc), "server_error", "provider_unavailable", "model")
+    if isinstance(exc, ProviderError):
+        return _provider_error(exc)
+    if isinstance(exc, AssistantError):
+        return APIError(500, str(exc), "server_error", "internal_error")
+    return APIError(
+        500,
+        "The server had an error while processing your request.",
+        "server_error",
+        "internal_error",
+    )
+
+
+def _validation_error(exc: RequestValidationError) -> APIError:
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}
+    location = [str(part) for part in first.get("loc", ()) if part != "body"]
+    param = ".".join(location) or None
+    if first.get("type") == "json_invalid":
+        return APIError(
+            400, "The request body is not valid JSON.", "invalid_request_error", "invalid_json"
+        )
+    message = f"Invalid value for '{param}': {first.get('msg')}" if param else str(first.get("msg"))
+    if first.get("type") == "missing":
+        message = f"Missing required parameter: '{param}'."
+    return APIError(400, message, "invalid_request_error", "invalid_request", param)
+
+
+def error_response(error: APIError, secrets: Iterable[str] = ()) -> JSONResponse:
+    """A JSON response for ``error`` with secrets redacted from its message."""
+    body = error.body()
+    body["error"]["message"] = redact(body["error"]["message"], secrets)
+    return JSONResponse(body, status_code=error.status, headers=error.headers())
+
+
+def install_error_handlers(app: FastAPI, secrets: Iterable[str]) -> None:
+    """Route every failure through OpenAI's error shape."""
+    secret_list = list(secrets)
+
+    async def on_assistant_error(request: Request, exc: Exception) -> JSONResponse:
+        error = to_api_error(exc)
+        if error.status >= 500:
+            logger.warning("request failed: %s", redact(str(exc), secret_list))
+        return error_response(error, secret_list)
+
+    async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it
+        return error_response(_validation_error(exc), secret_list)
+
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for it
+        kind = "invalid_request_error" if exc.status_code < 500 else "server_error"
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+        return error_response(APIError(exc.status_code, str(exc.detail), kind, code), secret_list)
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("unexpected error: %s", redact(repr(exc), secret_list))
+        return error_response(to_api_error(exc), secret_list)
+
+    app.add_exception_handler(AssistantError, on_assistant_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)

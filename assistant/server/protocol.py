@@ -1,0 +1,271 @@
+"""Wire models of the OpenAI chat API: what clients send, and how answers are written.
+
+Requests are validated strictly where the meaning matters (roles, types, ranges) and
+leniently elsewhere: unknown fields are ignored, ``user`` may be a string or an object, as
+OpenWebUI and other clients send. Responses are built as plain dicts (the hot path of
+streaming), shaped exactly like OpenAI's.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any, Literal
+
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, convert_to_messages
+from langchain_core.messages.ai import UsageMetadata
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from assistant.types import SamplingParams
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class TextPart(_Lenient):
+    """A text part of a multi-part message."""
+
+    type: Literal["text"]
+    text: str
+
+
+class ImagePart(_Lenient):
+    """An image part (passed on to models that accept images)."""
+
+    type: Literal["image_url"]
+    image_url: dict[str, Any]
+
+
+class FunctionCall(_Lenient):
+    """A function call inside an assistant's tool call."""
+
+    name: str
+    arguments: str
+
+
+class ToolCallPayload(_Lenient):
+    """A tool call the assistant made earlier in the conversation."""
+
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
+class ChatMessage(_Lenient):
+    """One message of the conversation."""
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[TextPart | ImagePart] | None = None
+    name: str | None = None
+    tool_calls: list[ToolCallPayload] | None = None
+    tool_call_id: str | None = None
+
+
+class StreamOptions(_Lenient):
+    """Options of a streamed answer."""
+
+    include_usage: bool = False
+
+
+class FunctionDefinition(_Lenient):
+    """A function a client offers the model."""
+
+    name: str = Field(min_length=1, max_length=64)
+    description: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+class ToolDefinition(_Lenient):
+    """A tool a client offers the model."""
+
+    type: Literal["function"] = "function"
+    function: FunctionDefinition
+
+
+class ChatCompletionRequest(_Lenient):
+    """``POST /v1/chat/completions``."""
+
+    model: str = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    n: int = Field(1, ge=1, le=1, description="Only one choice per request is supported.")
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    user: str | dict[str, Any] | None = None
+    tools: list[ToolDefinition] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+
+    @field_validator("stop")
+    @classmethod
+    def _at_most_four_stops(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(value, list) and len(value) > 4:
+            raise ValueError("at most 4 stop sequences")
+        return value
+
+    def sampling(self) -> SamplingParams:
+        """The request's sampling parameters."""
+        stop = [self.stop] if isinstance(self.stop, str) else self.stop
+        return SamplingParams(
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_tokens=self.max_completion_tokens or self.max_tokens,
+            stop=tuple(stop) if stop else None,
+            seed=self.seed,
+            presence_penalty=self.presence_penalty,
+            frequency_penalty=self.frequency_penalty,
+        )
+
+    def langchain_messages(self) -> list[BaseMessage]:
+        """The conversation as LangChain messages."""
+        return convert_to_messages(
+            [message.model_dump(exclude_none=True) for message in self.messages]
+        )
+
+    def tool_schemas(self) -> list[dict[str, Any]]:
+        """Offered tools in OpenAI's format."""
+        return [tool.model_dump(exclude_none=True) for tool in self.tools or []]
+
+
+def completion_id() -> str:
+    """A fresh ``chatcmpl-...`` id."""
+    return f"chatcmpl-{uuid.uuid4().hex}"
+
+
+def usage_dict(usage: UsageMetadata | None) -> dict[str, int]:
+    """OpenAI's ``usage`` object from LangChain usage metadata."""
+    prompt = int(usage["input_tokens"]) if usage else 0
+    completion = int(usage["output_tokens"]) if usage else 0
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def _tool_calls(message: AIMessage) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": call.get("id") or f"call_{uuid.uuid4().hex[:24]}",
+            "type": "function",
+            "function": {"name": call["name"], "arguments": json.dumps(call["args"])},
+        }
+        for call in message.tool_calls
+    ]
+
+
+def _text(message: BaseMessage) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return "".join(
+        block if isinstance(block, str) else str(block.get("text", ""))
+        for block in content
+        if isinstance(block, str) or block.get("type") == "text"
+    )
+
+
+def finish_reason_of(message: BaseMessage, default: str = "stop") -> str:
+    """OpenAI's finish reason for a LangChain message."""
+    if isinstance(message, AIMessage) and message.tool_calls:
+        return "tool_calls"
+    reason = message.response_metadata.get("finish_reason") or message.response_metadata.get(
+        "stop_reason"
+    )
+    mapping = {
+        "end_turn": "stop",
+        "stop_sequence": "stop",
+        "max_tokens": "length",
+        "tool_use": "tool_calls",
+    }
+    reason = mapping.get(str(reason), reason) if reason else default
+    return reason if reason in ("stop", "length", "tool_calls", "content_filter") else default
+
+
+def completion_body(completion: str, model: str, message: BaseMessage) -> dict[str, Any]:
+    """A whole ``chat.completion`` object."""
+    assistant_message: dict[str, Any] = {"role": "assistant", "content": _text(message)}
+    if isinstance(message, AIMessage) and message.tool_calls:
+        assistant_message["tool_calls"] = _tool_calls(message)
+        assistant_message["content"] = assistant_message["content"] or None
+    return {
+        "id": completion,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": assistant_message,
+                "logprobs": None,
+                "finish_reason": finish_reason_of(message),
+            }
+        ],
+        "usage": usage_dict(getattr(message, "usage_metadata", None)),
+    }
+
+
+class ChunkWriter:
+    """Writes the ``chat.completion.chunk`` frames of one streamed answer."""
+
+    def __init__(self, completion: str, model: str) -> None:
+        self.completion = completion
+        self.model = model
+        self.created = int(time.time())
+
+    def _frame(self, choices: list[dict[str, Any]], **extra: Any) -> str:
+        return json.dumps(
+            {
+                "id": self.completion,
+                "object": "chat.completion.chunk",
+                "created": self.created,
+                "model": self.model,
+                "choices": choices,
+                **extra,
+            },
+            separators=(",", ":"),
+        )
+
+    def role(self) -> str:
+        """The first frame: the assistant role."""
+        return self._frame(
+            [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]
+        )
+
+    def delta(self, chunk: AIMessageChunk) -> str | None:
+        """A content or tool-call delta, or ``None`` if the chunk carries neither."""
+        delta: dict[str, Any] = {}
+        text = _text(chunk)
+        if text:
+            delta["content"] = text
+        if chunk.tool_call_chunks:
+            delta["tool_calls"] = [
+                {
+                    "index": call.get("index") or 0,
+                    **({"id": call["id"], "type": "function"} if call.get("id") else {}),
+                    "function": {
+                        **({"name": call["name"]} if call.get("name") else {}),
+                        "arguments": call.get("args") or "",
+                    },
+                }
+                for call in chunk.tool_call_chunks
+            ]
+        if not delta:
+            return None
+        return self._frame([{"index": 0, "delta": delta, "finish_reason": None}])
+
+    def finish(self, reason: str) -> str:
+        """The frame that ends the choice."""
+        return self._frame([{"index": 0, "delta": {}, "finish_reason": reason}])
+
+    def usage(self, usage: UsageMetadata | None) -> str:
+        """The last frame when ``stream_options.include_usage`` is set."""
+        return self._frame([], usage=usage_dict(usage))

@@ -1,0 +1,17 @@
+"""``GET /health``: cheap liveness, no provider calls, no model load."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from assistant.server.deps import AssistantDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+async def health(assistant: AssistantDep) -> dict[str, Any]:
+    """The process is up; local models' load state for information."""
+    return {"status": "ok", "local_models_loaded": assistant.local_models_loaded()}
