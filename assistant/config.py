@@ -21,6 +21,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -259,6 +260,10 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(_describe(error)) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file is not valid TOML: {error}") from None
+    except SettingsError as error:
+        # A complex value (list, dict) that is not valid JSON in an environment variable or
+        # .env; the message names the field and the source, never the value.
+        raise ConfigError(f"invalid setting: {error}") from None
 
 
 @lru_cache(maxsize=1)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from langchain_anthropic import ChatAnthropic
 from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
@@ -48,6 +47,8 @@ class AnthropicProvider(Provider):
 
     def chat_model(self, model: str) -> BaseChatModel:
         if model not in self._models:
+            from langchain_anthropic import ChatAnthropic  # heavy: imported on first use
+
             options: dict[str, Any] = {}
             if self.settings.base_url:
                 options["base_url"] = self.settings.base_url

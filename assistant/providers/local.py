@@ -38,6 +38,10 @@ from assistant.providers.base import Availability, Provider, ToolChoice, ToolLik
 from assistant.providers.llama_engine import LlamaEngine, LocalChunk, sampling_params
 from assistant.types import Usage
 
+TOOL_STEP_TOKENS = 96
+"""Token budget of each structured tool step: JSON strings are not bounded by the grammar,
+so a small model that runs on is cut here (and reported as an invalid tool call)."""
+
 
 def message_text(content: str | list[Any]) -> str:
     """The text of a LangChain message content (string or list of blocks)."""
@@ -166,9 +170,11 @@ class ChatLocalLlama(BaseChatModel):
     @staticmethod
     def _fill_request(chat: list[dict[str, Any]], tool: dict[str, Any]) -> list[dict[str, Any]]:
         function = tool["function"]
+        properties = ", ".join(function.get("parameters", {}).get("properties", {}))
         instruction = (
             f"Call the tool `{function['name']}`: {function.get('description', '')}\n"
-            "Write its arguments as JSON, taken from the user's last message."
+            f"Reply with its JSON arguments ({properties}) only. Copy the values from the "
+            "user's last message, short and exact, without working anything out."
         )
         return [{"role": "system", "content": instruction}, *_without_system(chat)]
 
@@ -213,6 +219,9 @@ class ChatLocalLlama(BaseChatModel):
         chat = to_chat_dicts(messages)
         mode, tool = self._tool_plan(messages, tools, tool_choice)
         structured = {**params, "temperature": 0.0, "json_schema": None}
+        structured["max_tokens"] = min(
+            int(params.get("max_tokens") or TOOL_STEP_TOKENS), TOOL_STEP_TOKENS
+        )
         usage = Usage()
         if mode == "text":
             return None

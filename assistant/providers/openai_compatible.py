@@ -12,7 +12,6 @@ from collections.abc import Iterable
 
 import httpx
 from langchain_core.language_models import BaseChatModel
-from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
 from assistant.config import RemoteProviderSettings, Settings
@@ -74,6 +73,8 @@ class OpenAICompatibleProvider(Provider):
 
     def chat_model(self, model: str) -> BaseChatModel:
         if model not in self._models:
+            from langchain_openai import ChatOpenAI  # heavy: imported on first use
+
             sync_client, async_client = self._clients()
             self._models[model] = ChatOpenAI(
                 model=model,

@@ -100,7 +100,7 @@ class ResilientChatModel(BaseChatModel):
         if isinstance(exc, ProviderHTTPError) and exc.retry_after is not None:
             return exc.retry_after
         backoff = wait_exponential_jitter(
-            initial=self.resilience.backoff_initial,
+            multiplier=self.resilience.backoff_initial,
             max=self.resilience.backoff_max,
             jitter=self.resilience.backoff_initial,
         )

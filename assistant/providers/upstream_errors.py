@@ -2,7 +2,9 @@
 
 The openai and anthropic SDKs share one shape (``APIStatusError`` with ``status_code`` and
 ``response``, ``APITimeoutError``, ``APIConnectionError``), so one mapper serves both, and raw
-httpx errors too. Anything else is returned as ``None``: a bug, never retried.
+httpx errors too. An error the upstream reports inside a 200 answer (an SSE
+``data: {"error": ...}`` frame, raised by the SDK as a plain ``APIError``) is a provider failure
+as well. Anything else is returned as ``None``: a bug, never retried.
 """
 
 from __future__ import annotations
@@ -99,4 +101,25 @@ def map_exception(
             clean(exc.response.reason_phrase),
             retry_after=parse_retry_after(dict(exc.response.headers)),
         )
+    if "APIError" in names:
+        # The upstream reported an error inside a 200 answer (a `data: {"error": ...}` frame
+        # of a stream): a provider failure, not a bug. Its `code` may carry an HTTP status.
+        message = clean(_upstream_message(exc))
+        code = _status_code(getattr(exc, "body", None))
+        if code is not None:
+            return ProviderHTTPError(provider, code, message)
+        return ProviderError(provider, f"upstream error: {message}")
+    return None
+
+
+def _status_code(body: object) -> int | None:
+    """The HTTP status an error body's ``code`` names, if it names one."""
+    if not isinstance(body, dict):
+        return None
+    error = body.get("error", body)
+    code = error.get("code") if isinstance(error, dict) else None
+    if isinstance(code, str) and code.isdigit():
+        code = int(code)
+    if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599:
+        return code
     return None

@@ -33,6 +33,9 @@ from assistant.log import redact
 logger = logging.getLogger(__name__)
 
 _PASS_THROUGH_STATUSES = frozenset({400, 404, 413, 422})
+_NOT_JSON = "The request body is not valid JSON (UTF-8 encoded)."
+_NOT_OBJECT = "The request body must be a JSON object."
+_FASTAPI_PARSE_FAILURE = "There was an error parsing the body"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +121,9 @@ def _validation_error(exc: RequestValidationError) -> APIError:
     location = [str(part) for part in first.get("loc", ()) if part != "body"]
     param = ".".join(location) or None
     if first.get("type") == "json_invalid":
-        return APIError(
-            400, "The request body is not valid JSON.", "invalid_request_error", "invalid_json"
-        )
+        return APIError(400, _NOT_JSON, "invalid_request_error", "invalid_json")
+    if param is None:
+        return APIError(400, _NOT_OBJECT, "invalid_request_error", "invalid_request")
     message = f"Invalid value for '{param}': {first.get('msg')}" if param else str(first.get("msg"))
     if first.get("type") == "missing":
         message = f"Missing required parameter: '{param}'."
@@ -150,6 +153,8 @@ def install_error_handlers(app: FastAPI, secrets: Iterable[str]) -> None:
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for it
+        if exc.status_code == 400 and exc.detail == _FASTAPI_PARSE_FAILURE:
+            return error_response(APIError(400, _NOT_JSON, "invalid_request_error", "invalid_json"))
         kind = "invalid_request_error" if exc.status_code < 500 else "server_error"
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
         return error_response(APIError(exc.status_code, str(exc.detail), kind, code), secret_list)

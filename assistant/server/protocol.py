@@ -126,9 +126,10 @@ class ChatCompletionRequest(_Lenient):
 
     def langchain_messages(self) -> list[BaseMessage]:
         """The conversation as LangChain messages."""
-        return convert_to_messages(
-            [message.model_dump(exclude_none=True) for message in self.messages]
-        )
+        dumped = [message.model_dump(exclude_none=True) for message in self.messages]
+        for message in dumped:
+            message.setdefault("content", "")  # assistant turns with tool calls may have none
+        return convert_to_messages(dumped)
 
     def tool_schemas(self) -> list[dict[str, Any]]:
         """Offered tools in OpenAI's format."""

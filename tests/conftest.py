@@ -1,0 +1,104 @@
+"""Shared fixtures: a clean settings environment, the real local model, a real server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from assistant.agent import Assistant, build_assistant
+from assistant.config import Settings, load_settings
+
+pytest_plugins = ["tests.fakes.fixtures"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def clean_environ() -> dict[str, str]:
+    """The process environment without any ``ASSISTANT_*`` variable."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("ASSISTANT_")}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No developer's environment, ``.env`` or ``assistant.toml`` leaks into a test."""
+    for key in list(os.environ):
+        if key.startswith("ASSISTANT_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def local_assistant() -> Iterator[Assistant]:
+    """An assistant over the real embedded model, loaded once per test session."""
+    assistant = build_assistant(Settings())
+    yield assistant
+    assistant.close()
+
+
+def free_port() -> int:
+    """An unused TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_healthy(
+    base_url: str, process: subprocess.Popen[bytes], deadline_s: float = 60
+) -> None:
+    """Poll ``/health`` until it answers, the process dies, or the deadline passes."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)  # polling interval of a readiness probe, not synchronisation
+    raise TimeoutError(f"server at {base_url} did not become healthy in {deadline_s}s")
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``assistant serve`` running under uvicorn on loopback, as a user starts it."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "assistant.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=tmp_path_factory.mktemp("cwd"),
+            env=clean_environ(),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_healthy(base_url, process)
+            yield base_url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+__all__ = ["clean_environ", "free_port", "load_settings", "wait_until_healthy"]
