@@ -13,6 +13,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import Field
 
 from assistant.agent import Assistant
 from assistant.config import ResilienceSettings, Settings
@@ -28,9 +29,9 @@ class ScriptedChatModel(BaseChatModel):
     pieces: list[str]
     fail_after: int | None = None
     fail_with: Exception | None = None
-    tool_calls: list[dict[str, Any]] = []
-    seen: list[list[BaseMessage]] = []
-    seen_kwargs: list[dict[str, Any]] = []
+    tool_calls: list[dict[str, Any]] = Field(default_factory=list)
+    seen: list[list[BaseMessage]] = Field(default_factory=list)
+    seen_kwargs: list[dict[str, Any]] = Field(default_factory=list)
 
     @property
     def _llm_type(self) -> str:
