@@ -43,7 +43,31 @@ _EXPORTS: dict[str, str] = {
     "Availability": "assistant.providers",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "AllProvidersFailed",
+    "Assistant",
+    "AssistantError",
+    "Availability",
+    "CircuitOpenError",
+    "ConfigError",
+    "ContextLengthExceeded",
+    "InvalidRequestError",
+    "ModelInfo",
+    "ModelNotFoundError",
+    "ModelRef",
+    "Provider",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderHTTPError",
+    "ProviderTimeout",
+    "ProviderUnavailableError",
+    "SamplingParams",
+    "Settings",
+    "Usage",
+    "build_assistant",
+    "get_settings",
+    "load_settings",
+]
 
 if TYPE_CHECKING:
     from assistant.agent import Assistant, build_assistant

@@ -37,6 +37,7 @@ ASSISTANT_API = [
 
 def test_assistant_public_api_is_locked() -> None:
     assert sorted(assistant.__all__) == sorted(ASSISTANT_API)
+    assert set(assistant.__all__) == set(assistant._EXPORTS)
     for name in assistant.__all__:
         assert getattr(assistant, name) is not None
 
@@ -46,7 +47,10 @@ def test_evals_public_api_is_locked() -> None:
 
 
 def test_importing_the_package_stays_light() -> None:
-    code = "import sys, assistant, assistant.cli; print(any(m.startswith(('langchain', 'llama_cpp')) for m in sys.modules))"
+    code = (
+        "import sys, assistant, assistant.cli;"
+        "print(any(m.startswith(('langchain', 'llama_cpp')) for m in sys.modules))"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

@@ -1,4 +1,4 @@
-"""Providers come from the ``assistant.providers`` entry-point group: built-ins and plugins alike."""
+"""Providers come from the ``assistant.providers`` entry points: built-ins and plugins alike."""
 
 from __future__ import annotations
 
