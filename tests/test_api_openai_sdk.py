@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import openai
 import pytest
@@ -150,3 +152,28 @@ def test_health_and_openapi_docs(server_url: str) -> None:
     assert httpx.get(f"{server_url}/docs").status_code == 200
     spec = httpx.get(f"{server_url}/openapi.json").json()
     assert "/v1/chat/completions" in spec["paths"]
+
+
+def _queue_depth(server_url: str) -> int:
+    return int(httpx.get(f"{server_url}/health").json()["local_models"]["smollm2"]["queue_depth"])
+
+
+def test_client_disconnect_stops_generation(server_url: str) -> None:
+    body = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "Tell a very long story."}],
+        "max_tokens": 1500,
+        "temperature": 0,  # greedy: this prompt then runs the full 1500 tokens (~15 s)
+        "stream": True,
+    }
+    with httpx.stream(
+        "POST", f"{server_url}/v1/chat/completions", json=body, timeout=60
+    ) as response:
+        lines = response.iter_lines()
+        received = [next(lines) for _ in range(6)]
+    assert any(line.startswith("data: ") for line in received)
+    # bounded poll: generation of 1500 tokens would take ~15 s; cancellation must free the worker
+    deadline = time.monotonic() + 3
+    while _queue_depth(server_url) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _queue_depth(server_url) == 0, "generation kept running after the client left"

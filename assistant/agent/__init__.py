@@ -44,14 +44,17 @@ class Assistant:
                 for engine in provider.engines.values():
                     engine.start_loading()
 
-    def local_models_loaded(self) -> dict[str, bool]:
-        """Load state of each embedded model."""
+    def local_model_status(self) -> dict[str, dict[str, bool | int]]:
+        """Load state and queue depth of each embedded model."""
         if "local" not in self.registry:
             return {}
         provider = self.registry.get("local")
         if not isinstance(provider, LocalProvider):
             return {}
-        return {name: engine.loaded for name, engine in provider.engines.items()}
+        return {
+            name: {"loaded": engine.loaded, "queue_depth": engine.queue_depth}
+            for name, engine in provider.engines.items()
+        }
 
     def close(self) -> None:
         """Release providers' resources (sync)."""

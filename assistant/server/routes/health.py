@@ -13,5 +13,5 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health")
 async def health(assistant: AssistantDep) -> dict[str, Any]:
-    """The process is up; local models' load state for information."""
-    return {"status": "ok", "local_models_loaded": assistant.local_models_loaded()}
+    """The process is up; the embedded models' load state and queue depth for information."""
+    return {"status": "ok", "local_models": assistant.local_model_status()}
