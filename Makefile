@@ -14,6 +14,9 @@ RUN := $(UV) run --locked
 
 # Material for MkDocs prints an end-of-life banner on every build; keep CI logs readable.
 export NO_MKDOCS_2_WARNING := 1
+# Precompile bytecode at install: this environment sets PYTHONDONTWRITEBYTECODE, and without
+# .pyc files every process would recompile LangChain from source on import (seconds each).
+export UV_COMPILE_BYTECODE := 1
 
 HOST ?= 127.0.0.1
 PORT ?= 8000

@@ -2,7 +2,7 @@
 
 A chain (``openrouter:x -> local:smollm2``) is a chat model of its own. It falls back on
 transient provider errors (timeouts, 429, 5xx, connection errors, open breakers), never on
-invalid requests or bugs; a stream falls back only before its first chunk. When every model
+invalid requests or bugs; a stream falls back only before its first output. When every model
 fails, one :class:`AllProvidersFailed` carries each failure. Tools are bound to each member
 before composing (each provider has its own tool format).
 """
@@ -21,7 +21,7 @@ from pydantic import ConfigDict
 
 from assistant.errors import AllProvidersFailed, ProviderError
 from assistant.providers.base import ToolChoice, ToolLike
-from assistant.providers.resilient import as_chunk
+from assistant.providers.resilient import aprime, as_chunk, prime
 
 Member = Runnable[LanguageModelInput, BaseMessage]
 
@@ -99,16 +99,15 @@ class FallbackChatModel(BaseChatModel):
         for member in self.members:
             stream = aiter(member.astream(messages, **self._kwargs(stop, kwargs)))
             try:
-                first = await anext(stream)
-            except StopAsyncIteration:
-                return
+                head = await aprime(stream)
             except Exception as exc:
                 if not _is_fallback_worthy(exc):
                     raise
                 assert isinstance(exc, ProviderError)  # noqa: S101 - checked above
                 failures.append(exc)
                 continue
-            yield as_chunk(first)
+            for message in head:
+                yield as_chunk(message)
             async for message in stream:
                 yield as_chunk(message)
             return
@@ -145,15 +144,14 @@ class FallbackChatModel(BaseChatModel):
         for member in self.members:
             stream = iter(member.stream(messages, **self._kwargs(stop, kwargs)))
             try:
-                first = next(stream, None)
+                head = prime(stream)
             except Exception as exc:
                 if not _is_fallback_worthy(exc):
                     raise
                 assert isinstance(exc, ProviderError)  # noqa: S101 - checked above
                 failures.append(exc)
                 continue
-            if first is not None:
-                yield as_chunk(first)
+            yield from (as_chunk(message) for message in head)
             yield from (as_chunk(message) for message in stream)
             return
         raise AllProvidersFailed(self.chain, failures)

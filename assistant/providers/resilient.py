@@ -3,8 +3,8 @@
 :class:`ResilientChatModel` is itself a LangChain chat model, so agents, notebooks and the
 server use it like any other. It retries transient failures only (429 honouring
 ``Retry-After``, 5xx, timeouts, connection errors) with exponential backoff and jitter, and a
-stream only before its first chunk: once text has reached the caller, a failure is raised
-(translated) rather than replayed. The SDK's own retries are switched off by the providers so
+stream only before its first output (text or a tool call; an empty role chunk does not
+count): once output has reached the caller, a failure is raised (translated), not replayed. The SDK's own retries are switched off by the providers so
 attempts do not multiply.
 """
 
@@ -46,6 +46,35 @@ def as_chunk(message: BaseMessage) -> ChatGenerationChunk:
             usage_metadata=getattr(message, "usage_metadata", None),
         )
     return ChatGenerationChunk(message=message)
+
+
+def carries_output(message: BaseMessage) -> bool:
+    """Whether a streamed message holds text or a tool call (not just a role or metadata)."""
+    return bool(message.content) or bool(getattr(message, "tool_call_chunks", None))
+
+
+async def aprime(stream: AsyncIterator[BaseMessage]) -> list[BaseMessage]:
+    """Read ``stream`` up to its first chunk with output (or its end), and return what was read.
+
+    A stream has started only once output exists: a failure before that (even after an
+    empty role chunk) may still be retried or fall back, since nothing reached the caller.
+    """
+    head: list[BaseMessage] = []
+    async for message in stream:
+        head.append(message)
+        if carries_output(message):
+            break
+    return head
+
+
+def prime(stream: Iterator[BaseMessage]) -> list[BaseMessage]:
+    """Blocking :func:`aprime`."""
+    head: list[BaseMessage] = []
+    for message in stream:
+        head.append(message)
+        if carries_output(message):
+            break
+    return head
 
 
 class ResilientChatModel(BaseChatModel):
@@ -163,15 +192,13 @@ class ResilientChatModel(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         call_kwargs = self._kwargs(stop, kwargs)
         stream: AsyncIterator[BaseMessage] | None = None
-        first: BaseMessage | None = None
+        head: list[BaseMessage] = []
         async for attempt in AsyncRetrying(**self._retry_options()):
             with attempt:
                 self.breaker.before_call()
                 stream = aiter(self.inner.astream(messages, **call_kwargs))
                 try:
-                    first = await anext(stream)
-                except StopAsyncIteration:
-                    first = None
+                    head = await aprime(stream)
                 except asyncio.CancelledError:
                     self.breaker.release()
                     raise
@@ -180,8 +207,8 @@ class ResilientChatModel(BaseChatModel):
                 self.breaker.record_success()
         assert stream is not None  # noqa: S101 - tenacity reraises on the last failure
         try:
-            if first is not None:
-                yield as_chunk(first)
+            for message in head:
+                yield as_chunk(message)
             async for message in stream:
                 yield as_chunk(message)
         except Exception as exc:
@@ -225,20 +252,20 @@ class ResilientChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         call_kwargs = self._kwargs(stop, kwargs)
         stream: Iterator[BaseMessage] | None = None
-        first: BaseMessage | None = None
+        head: list[BaseMessage] = []
         for attempt in Retrying(**self._retry_options()):
             with attempt:
                 self.breaker.before_call()
                 stream = iter(self.inner.stream(messages, **call_kwargs))
                 try:
-                    first = next(stream, None)
+                    head = prime(stream)
                 except Exception as exc:
                     raise self._translate(exc) from exc
                 self.breaker.record_success()
         assert stream is not None  # noqa: S101 - tenacity reraises on the last failure
         try:
-            if first is not None:
-                yield as_chunk(first)
+            for message in head:
+                yield as_chunk(message)
             for message in stream:
                 yield as_chunk(message)
         except Exception as exc:

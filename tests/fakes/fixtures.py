@@ -1,0 +1,76 @@
+"""Pytest fixtures for the fake upstream (registered from ``tests/conftest.py``).
+
+Two servers are started once per session (starting uvicorn costs more than a test) and reset
+before each test that uses them: script and recorded requests start empty every time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.fakes.upstream import FakeUpstream
+
+FAST_RESILIENCE: dict[str, Any] = {
+    "max_retries": 2,
+    "backoff_initial": 0.01,
+    "backoff_max": 0.05,
+    "timeout": 1.0,
+    "breaker_threshold": 3,
+    "breaker_reset": 60,
+}
+"""Resilience settings that keep retry tests fast."""
+
+
+def endpoint(upstream: FakeUpstream | str, **overrides: Any) -> dict[str, Any]:
+    """A ``providers.compatible.NAME`` section pointing at ``upstream`` (or a base URL)."""
+    base_url = upstream if isinstance(upstream, str) else upstream.base_url
+    return {"base_url": base_url, **FAST_RESILIENCE, **overrides}
+
+
+class _Pool:
+    """Fake upstreams by name, started on first use and stopped at the end of the session."""
+
+    def __init__(self) -> None:
+        self._servers: dict[str, FakeUpstream] = {}
+
+    def get(self, name: str) -> FakeUpstream:
+        server = self._servers.get(name)
+        if server is None:
+            server = FakeUpstream(name).start()
+            self._servers[name] = server
+        server.reset()
+        return server
+
+    def stop_all(self) -> None:
+        for server in self._servers.values():
+            server.stop()
+        self._servers.clear()
+
+
+@pytest.fixture(scope="session")
+def _fake_upstream_pool() -> Iterator[_Pool]:
+    pool = _Pool()
+    yield pool
+    pool.stop_all()
+
+
+@pytest.fixture
+def fake_upstream(_fake_upstream_pool: _Pool) -> Iterator[FakeUpstream]:
+    """A scripted OpenAI-compatible upstream on loopback, reset for this test."""
+    server = _fake_upstream_pool.get("fake")
+    yield server
+    server.reset()
+
+
+@pytest.fixture
+def fake_upstream2(_fake_upstream_pool: _Pool) -> Iterator[FakeUpstream]:
+    """A second, independent upstream (for fallback chains)."""
+    server = _fake_upstream_pool.get("fake2")
+    yield server
+    server.reset()
+
+
+__all__ = ["FAST_RESILIENCE", "endpoint", "fake_upstream", "fake_upstream2"]

@@ -1,0 +1,578 @@
+"""A scripted, OpenAI-compatible upstream: a real HTTP server on loopback.
+
+:class:`FakeUpstream` runs a small ASGI app under uvicorn in a background thread, bound to
+``127.0.0.1`` on an ephemeral port. It implements ``POST /v1/chat/completions`` in the OpenAI
+wire format, streamed (SSE chunks, a usage chunk when ``stream_options.include_usage`` is
+set, then ``data: [DONE]``) and not. Each request consumes one scripted behaviour::
+
+    upstream.script(status(500), status(429, headers={"Retry-After": "1"}), ok("hello"))
+
+and when the script is empty, :attr:`FakeUpstream.default` answers (``ok`` unless changed
+with :meth:`FakeUpstream.always`). Every request is recorded (path, headers, JSON body, arrival
+time) so tests can count attempts. Behaviours:
+
+- :func:`ok` - a normal answer, with ``usage``;
+- :func:`status` - an error status with an OpenAI error body and optional headers;
+- :func:`slow_headers` - wait before answering (to trigger client timeouts);
+- :func:`stream_then_fail` - send some content chunks, then break the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+MAX_BODY_BYTES = 10 * 1024 * 1024
+
+
+# -- behaviours ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ok:
+    """Answer with ``text`` (streamed as ``chunks`` when the request streams)."""
+
+    text: str = "Hello from the fake upstream."
+    prompt_tokens: int = 11
+    completion_tokens: int = 7
+    chunks: tuple[str, ...] | None = None
+
+    def pieces(self) -> list[str]:
+        """The content deltas of a streamed answer."""
+        if self.chunks is not None:
+            return list(self.chunks)
+        words = self.text.split(" ")
+        return [word + (" " if i < len(words) - 1 else "") for i, word in enumerate(words)]
+
+
+@dataclass(frozen=True)
+class Status:
+    """Answer with an error status and an OpenAI error body."""
+
+    code: int
+    headers: dict[str, str] = field(default_factory=dict)
+    message: str | None = None
+    body: Any = None
+    """The whole JSON body; overrides ``message`` when set."""
+
+
+@dataclass(frozen=True)
+class SlowHeaders:
+    """Wait ``seconds`` before answering with ``then``."""
+
+    seconds: float
+    then: Ok | Status = field(default_factory=Ok)
+
+
+@dataclass(frozen=True)
+class StreamThenFail:
+    """Stream the role chunk and ``n_chunks`` content chunks, then drop the connection."""
+
+    n_chunks: int
+    chunk_text: str = "part{i} "
+
+    def pieces(self) -> list[str]:
+        """The content deltas sent before the failure."""
+        return [self.chunk_text.format(i=i) for i in range(self.n_chunks)]
+
+
+@dataclass(frozen=True)
+class StreamErrorFrame:
+    """Answer 200, stream ``n_chunks`` content chunks, then one ``data: {"error": ...}`` frame.
+
+    What OpenRouter and this project's own server send when a stream fails after its first
+    byte. With ``n_chunks=0`` the error frame is the first event (no role chunk either).
+    """
+
+    n_chunks: int
+    message: str = "upstream failed mid-stream"
+    code: int | str | None = None
+    chunk_text: str = "part{i} "
+
+    def pieces(self) -> list[str]:
+        """The content deltas sent before the error frame."""
+        return [self.chunk_text.format(i=i) for i in range(self.n_chunks)]
+
+
+Behaviour = Ok | Status | SlowHeaders | StreamThenFail | StreamErrorFrame
+
+
+def ok(
+    text: str = "Hello from the fake upstream.",
+    *,
+    prompt_tokens: int = 11,
+    completion_tokens: int = 7,
+    chunks: Iterable[str] | None = None,
+) -> Ok:
+    """A successful answer."""
+    return Ok(text, prompt_tokens, completion_tokens, tuple(chunks) if chunks else None)
+
+
+def status(
+    code: int,
+    *,
+    headers: dict[str, str] | None = None,
+    message: str | None = None,
+    body: Any = None,
+) -> Status:
+    """An error answer with status ``code``."""
+    return Status(code, dict(headers or {}), message, body)
+
+
+def slow_headers(seconds: float, then: Ok | Status | None = None) -> SlowHeaders:
+    """Answer only after ``seconds`` (with ``then``, by default :func:`ok`)."""
+    return SlowHeaders(seconds, then if then is not None else Ok())
+
+
+def stream_then_fail(n_chunks: int, chunk_text: str = "part{i} ") -> StreamThenFail:
+    """Send ``n_chunks`` content chunks, then break the connection mid-stream."""
+    return StreamThenFail(n_chunks, chunk_text)
+
+
+def stream_error_frame(
+    n_chunks: int,
+    message: str = "upstream failed mid-stream",
+    *,
+    code: int | str | None = None,
+) -> StreamErrorFrame:
+    """Stream ``n_chunks`` chunks, then an in-band error frame and ``[DONE]``."""
+    return StreamErrorFrame(n_chunks, message, code)
+
+
+# -- recording ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the upstream received it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    received_at: float
+    """``time.monotonic()`` when the body had been read."""
+
+    @property
+    def stream(self) -> bool:
+        """Whether the client asked for a streamed answer."""
+        return isinstance(self.body, dict) and bool(self.body.get("stream"))
+
+
+class MidStreamFailure(Exception):
+    """Raised inside the fake to make uvicorn drop a started response."""
+
+
+# -- the server ---------------------------------------------------------------------------------
+
+
+class FakeUpstream:
+    """The scripted upstream server. Use as a context manager, or :meth:`start`/:meth:`stop`."""
+
+    def __init__(self, name: str = "fake") -> None:
+        self.name = name
+        self.default: Behaviour = Ok()
+        self._lock = threading.Condition()
+        self._script: deque[Behaviour] = deque()
+        self._requests: list[RecordedRequest] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sleepers: set[asyncio.Event] = set()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+        self.port = 0
+
+    # -- scripting ------------------------------------------------------------------------
+
+    def script(self, *behaviours: Behaviour) -> FakeUpstream:
+        """Queue behaviours, consumed one per request in order."""
+        with self._lock:
+            self._script.extend(behaviours)
+        return self
+
+    def always(self, behaviour: Behaviour) -> FakeUpstream:
+        """Answer with ``behaviour`` whenever the script is empty."""
+        with self._lock:
+            self.default = behaviour
+        return self
+
+    def reset(self) -> None:
+        """Forget the script and the recorded requests; wake any request still waiting."""
+        with self._lock:
+            self._script.clear()
+            self._requests.clear()
+            self.default = Ok()
+        self._wake_sleepers()
+
+    @property
+    def pending(self) -> int:
+        """Scripted behaviours not consumed yet."""
+        with self._lock:
+            return len(self._script)
+
+    # -- inspection -----------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` (append ``/v1`` for an OpenAI base URL)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-style base URL, ending in ``/v1``."""
+        return f"{self.url}/v1"
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received since the last reset."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def request_count(self) -> int:
+        """How many requests arrived since the last reset."""
+        with self._lock:
+            return len(self._requests)
+
+    def wait_for_requests(self, count: int, timeout: float = 5.0) -> int:
+        """Block until at least ``count`` requests arrived (or ``timeout``); return the count."""
+        with self._lock:
+            self._lock.wait_for(lambda: len(self._requests) >= count, timeout=timeout)
+            return len(self._requests)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self, ready_timeout: float = 10.0) -> FakeUpstream:
+        """Start serving on an ephemeral loopback port; return once it accepts connections."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self._socket = sock
+        self.port = int(sock.getsockname()[1])
+        config = uvicorn.Config(
+            self._app,
+            interface="asgi3",
+            lifespan="on",
+            loop="asyncio",
+            http="h11",
+            proxy_headers=False,
+            log_config=None,  # leave the test process' logging alone; errors reach caplog
+            access_log=False,
+            timeout_graceful_shutdown=2,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [sock]},
+            name=f"fake-upstream-{self.name}",
+            daemon=True,
+        )
+        self._thread.start()
+        self._wait_until_accepting(ready_timeout)
+        return self
+
+    def _wait_until_accepting(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._thread is not None and not self._thread.is_alive():
+                raise RuntimeError(f"fake upstream {self.name} exited during start-up")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    pass
+            except OSError:
+                time.sleep(0.01)  # readiness polling interval, bounded by the deadline
+                continue
+            if self._server is not None and self._server.started:
+                return
+            time.sleep(0.01)  # listening but lifespan start-up not finished yet
+        raise TimeoutError(f"fake upstream {self.name} did not accept connections in {timeout}s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server and join its thread."""
+        self._wake_sleepers()
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                raise RuntimeError(f"fake upstream {self.name} did not stop in {timeout}s")
+        if self._socket is not None:
+            self._socket.close()
+        self._server = self._thread = self._socket = None
+
+    def __enter__(self) -> FakeUpstream:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _wake_sleepers(self) -> None:
+        with self._lock:
+            sleepers = list(self._sleepers)
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        for sleeper in sleepers:
+            loop.call_soon_threadsafe(sleeper.set)
+
+    # -- the ASGI app ---------------------------------------------------------------------
+
+    async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        body = await self._read_body(receive)
+        path = scope["path"]
+        if scope["method"] != "POST" or path != "/v1/chat/completions":
+            await _send_json(send, 404, _error_body("not found", "invalid_request_error"))
+            return
+        try:
+            payload = json.loads(body or b"null")
+        except ValueError:
+            payload = None
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        with self._lock:
+            self._requests.append(RecordedRequest("POST", path, headers, payload, time.monotonic()))
+            behaviour = self._script.popleft() if self._script else self.default
+            self._lock.notify_all()
+        if not isinstance(payload, dict):
+            await _send_json(send, 400, _error_body("body is not JSON", "invalid_request_error"))
+            return
+        await self._respond(behaviour, payload, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self._loop = asyncio.get_running_loop()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    @staticmethod
+    async def _read_body(receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:  # bounded: ends at the last body message or at MAX_BODY_BYTES
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                break
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    async def _respond(self, behaviour: Behaviour, payload: dict[str, Any], send: Send) -> None:
+        if isinstance(behaviour, SlowHeaders):
+            # Interruptible, so reset() and stop() need not wait for a sleeping request.
+            wake = asyncio.Event()
+            with self._lock:
+                self._sleepers.add(wake)
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=behaviour.seconds)
+            except TimeoutError:
+                pass
+            finally:
+                with self._lock:
+                    self._sleepers.discard(wake)
+            behaviour = behaviour.then
+        if isinstance(behaviour, Status):
+            body = behaviour.body
+            if body is None:
+                body = _error_body(
+                    behaviour.message or f"fake upstream error {behaviour.code}",
+                    _error_type(behaviour.code),
+                )
+            await _send_json(send, behaviour.code, body, behaviour.headers)
+            return
+        model = str(payload.get("model", "fake-model"))
+        if payload.get("stream"):
+            include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
+            await self._stream(behaviour, model, include_usage, send)
+            return
+        if isinstance(behaviour, StreamErrorFrame):
+            body = _error_body(behaviour.message, "server_error")
+            body["error"]["code"] = behaviour.code
+            await _send_json(send, 200, body)
+            return
+        if isinstance(behaviour, StreamThenFail):
+            # A non-streamed request: promise a body, send half of it, then hang up.
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", b"1000"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": b'{"id": "x', "more_body": True})
+            raise MidStreamFailure("fake upstream dropped the connection")
+        await _send_json(send, 200, _completion(behaviour, model))
+
+    async def _stream(
+        self,
+        behaviour: Ok | StreamThenFail | StreamErrorFrame,
+        model: str,
+        include_usage: bool,
+        send: Send,
+    ) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/event-stream"),
+                    (b"cache-control", b"no-cache"),
+                ],
+            }
+        )
+        ident = f"chatcmpl-{self.name}-{time.monotonic_ns()}"
+
+        async def event(data: dict[str, Any] | str) -> None:
+            text = data if isinstance(data, str) else json.dumps(data)
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": f"data: {text}\n\n".encode(),
+                    "more_body": True,
+                }
+            )
+
+        pieces = behaviour.pieces()
+        if pieces or not isinstance(behaviour, StreamErrorFrame):
+            await event(_chunk(ident, model, {"role": "assistant", "content": ""}))
+        for piece in pieces:
+            await event(_chunk(ident, model, {"content": piece}))
+        if isinstance(behaviour, StreamErrorFrame):
+            body = _error_body(behaviour.message, "server_error")
+            body["error"]["code"] = behaviour.code
+            await event(body)
+            await event("[DONE]")
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        if isinstance(behaviour, StreamThenFail):
+            raise MidStreamFailure("fake upstream dropped the connection mid-stream")
+        await event(_chunk(ident, model, {}, finish_reason="stop"))
+        if include_usage:
+            await event(
+                {
+                    "id": ident,
+                    "object": "chat.completion.chunk",
+                    "created": int(time.time()),
+                    "model": model,
+                    "choices": [],
+                    "usage": _usage(behaviour),
+                }
+            )
+        await event("[DONE]")
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+# -- wire format --------------------------------------------------------------------------------
+
+
+def _error_type(code: int) -> str:
+    return {
+        400: "invalid_request_error",
+        401: "authentication_error",
+        403: "permission_error",
+        404: "not_found_error",
+        429: "rate_limit_error",
+    }.get(code, "server_error" if code >= 500 else "invalid_request_error")
+
+
+def _error_body(message: str, kind: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+
+
+def _usage(behaviour: Ok) -> dict[str, int]:
+    return {
+        "prompt_tokens": behaviour.prompt_tokens,
+        "completion_tokens": behaviour.completion_tokens,
+        "total_tokens": behaviour.prompt_tokens + behaviour.completion_tokens,
+    }
+
+
+def _completion(behaviour: Ok, model: str) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-{time.monotonic_ns()}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": behaviour.text},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": _usage(behaviour),
+    }
+
+
+def _chunk(
+    ident: str, model: str, delta: dict[str, Any], finish_reason: str | None = None
+) -> dict[str, Any]:
+    return {
+        "id": ident,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+    }
+
+
+async def _send_json(
+    send: Send, code: int, body: Any, headers: dict[str, str] | None = None
+) -> None:
+    raw = json.dumps(body).encode()
+    header_list = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(raw)).encode()),
+        *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()),
+    ]
+    await send({"type": "http.response.start", "status": code, "headers": header_list})
+    await send({"type": "http.response.body", "body": raw, "more_body": False})
+
+
+def closed_port() -> int:
+    """A loopback port with nothing listening (bound then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+__all__ = [
+    "Behaviour",
+    "FakeUpstream",
+    "RecordedRequest",
+    "closed_port",
+    "ok",
+    "slow_headers",
+    "status",
+    "stream_error_frame",
+    "stream_then_fail",
+]
