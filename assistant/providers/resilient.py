@@ -4,8 +4,8 @@
 server use it like any other. It retries transient failures only (429 honouring
 ``Retry-After``, 5xx, timeouts, connection errors) with exponential backoff and jitter, and a
 stream only before its first output (text or a tool call; an empty role chunk does not
-count): once output has reached the caller, a failure is raised (translated), not replayed. The SDK's own retries are switched off by the providers so
-attempts do not multiply.
+count): once output has reached the caller, a failure is raised (translated), not replayed.
+The SDK's own retries are switched off by the providers so attempts do not multiply.
 """
 
 from __future__ import annotations
