@@ -221,6 +221,11 @@ class ChunkWriter:
         self.completion = completion
         self.model = model
         self.created = int(time.time())
+        # tracked as chunks pass, rather than merging every chunk (the per-token hot path)
+        self._prompt_tokens = 0
+        self._completion_tokens = 0
+        self._finish_reason: str | None = None
+        self._tool_calls = False
 
     def _frame(self, choices: list[dict[str, Any]], **extra: Any) -> str:
         return json.dumps(
@@ -243,11 +248,18 @@ class ChunkWriter:
 
     def delta(self, chunk: AIMessageChunk) -> str | None:
         """A content or tool-call delta, or ``None`` if the chunk carries neither."""
+        if chunk.usage_metadata:
+            self._prompt_tokens += int(chunk.usage_metadata["input_tokens"])
+            self._completion_tokens += int(chunk.usage_metadata["output_tokens"])
+        if chunk.response_metadata:
+            reason = finish_reason_of(chunk, default="")
+            self._finish_reason = reason or self._finish_reason
         delta: dict[str, Any] = {}
         text = _text(chunk)
         if text:
             delta["content"] = text
         if chunk.tool_call_chunks:
+            self._tool_calls = True
             delta["tool_calls"] = [
                 {
                     "index": call.get("index") or 0,
@@ -263,10 +275,17 @@ class ChunkWriter:
             return None
         return self._frame([{"index": 0, "delta": delta, "finish_reason": None}])
 
-    def finish(self, reason: str) -> str:
+    def finish(self) -> str:
         """The frame that ends the choice."""
+        reason = "tool_calls" if self._tool_calls else (self._finish_reason or "stop")
         return self._frame([{"index": 0, "delta": {}, "finish_reason": reason}])
 
-    def usage(self, usage: UsageMetadata | None) -> str:
+    def usage(self) -> str:
         """The last frame when ``stream_options.include_usage`` is set."""
-        return self._frame([], usage=usage_dict(usage))
+        prompt, completion = self._prompt_tokens, self._completion_tokens
+        usage = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+        return self._frame([], usage=usage)

@@ -28,7 +28,6 @@ from assistant.server.protocol import (
     ChunkWriter,
     completion_body,
     completion_id,
-    finish_reason_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -62,18 +61,16 @@ async def _frames(
     secrets: list[str],
 ) -> AsyncIterator[dict[str, str]]:
     yield {"data": writer.role()}
-    total: AIMessageChunk | None = None
     try:
         chunk = first
         while chunk is not None:
-            total = chunk if total is None else total + chunk
             frame = writer.delta(chunk)
             if frame is not None:
                 yield {"data": frame}
             chunk = _as_ai_chunk(await anext(stream, None))
-        yield {"data": writer.finish(finish_reason_of(total) if total is not None else "stop")}
+        yield {"data": writer.finish()}
         if include_usage:
-            yield {"data": writer.usage(total.usage_metadata if total is not None else None)}
+            yield {"data": writer.usage()}
     except Exception as exc:
         error = to_api_error(exc)
         logger.warning("stream failed after first byte: %s", redact(str(exc), secrets))
