@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -147,6 +148,19 @@ class ProvidersSettings(Section):
         description="Named OpenAI-compatible endpoints; each name becomes a provider.",
     )
 
+    @field_validator("compatible")
+    @classmethod
+    def _no_clash_with_built_ins(
+        cls, value: dict[str, CompatibleEndpointSettings]
+    ) -> dict[str, CompatibleEndpointSettings]:
+        taken = {"local", "openai", "openrouter", "together", "ollama", "anthropic", "chain"}
+        for name in value:
+            if name in taken or ":" in name:
+                raise ValueError(
+                    f"compatible endpoint name '{name}' is taken or invalid; pick another"
+                )
+        return value
+
 
 class ServerSettings(Section):
     """The OpenAI-compatible HTTP API."""
@@ -160,6 +174,12 @@ class LogSettings(Section):
     """Logging of the entry points (the library itself never configures logging)."""
 
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
     json_format: bool = Field(False, description="One JSON object per log line.")
 
 
@@ -171,6 +191,9 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         env_file=".env",
         env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        # top-level typos are caught by _check_top_level_names: "forbid" here would also
+        # reject unrelated variables in a shared .env file
         extra="ignore",
         validate_default=True,
     )
@@ -252,9 +275,34 @@ def _describe(error: ValidationError) -> str:
     return f"invalid setting {dotted} ({_env_name(location)}): {first['msg']}{suffix}"
 
 
+def _check_top_level_names() -> None:
+    """Reject unknown top-level settings in the environment, ``.env`` and the TOML file."""
+    known = set(Settings.model_fields)
+    env_names = {key for key in os.environ if key.startswith(ENV_PREFIX)}
+    env_file = Path(".env")
+    if env_file.is_file():
+        env_names |= {key for key in dotenv_values(env_file) if key.startswith(ENV_PREFIX)}
+    for name in sorted(env_names - {CONFIG_FILE_ENV}):
+        field = name[len(ENV_PREFIX) :].split("__", 1)[0].lower()
+        if field not in known:
+            raise ConfigError(
+                f"unknown setting {name}: no setting '{field}' (known: {', '.join(sorted(known))})"
+            )
+    toml_file = config_file_path()
+    if toml_file is not None:
+        with toml_file.open("rb") as handle:
+            table = tomllib.load(handle)
+        for key in table:
+            if key not in known:
+                raise ConfigError(
+                    f"unknown setting '{key}' in {toml_file} (known: {', '.join(sorted(known))})"
+                )
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read settings from every source; raise :class:`ConfigError` with one clear line."""
     try:
+        _check_top_level_names()
         return Settings(**overrides)
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None

@@ -253,13 +253,6 @@ def test_unknown_key_in_env_section_is_rejected(monkeypatch: pytest.MonkeyPatch)
     assert SECRETISH not in message
 
 
-def test_unknown_top_level_variables_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Other tools may share the prefix' neighbourhood; only sections are strict."""
-    monkeypatch.setenv("ASSISTANT_SOMETHING_ELSE", "1")
-
-    assert load_settings().server.port == 8000
-
-
 # -- invalid values -----------------------------------------------------------------------------
 
 
@@ -388,3 +381,50 @@ def test_empty_key_is_not_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_settings_model_is_constructible_directly() -> None:
     """``Settings(...)`` reads the same sources; ``load_settings`` only adds error translation."""
     assert Settings(server={"port": 8123}).server.port == 8123
+
+
+# -- typos and empty values -----------------------------------------------------------------------
+
+
+def test_top_level_typo_in_toml_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path / "assistant.toml", 'defualt_model = "local:smollm2"\n')
+    with pytest.raises(ConfigError, match="unknown setting 'defualt_model'"):
+        load_settings()
+
+
+def test_top_level_typo_in_environment_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSISTANT_DEFAULT_MODLE", "local:smollm2")
+    with pytest.raises(ConfigError, match="ASSISTANT_DEFAULT_MODLE"):
+        load_settings()
+
+
+def test_unrelated_variables_in_dotenv_are_left_alone(tmp_path: Path) -> None:
+    write(tmp_path / ".env", "OPENAI_API_KEY=not-ours\nASSISTANT_SERVER__PORT=9009\n")
+    assert load_settings().server.port == 9009
+
+
+def test_typo_inside_a_section_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSISTANT_SERVER__PROT", "9000")
+    with pytest.raises(ConfigError, match=r"server\.prot"):
+        load_settings()
+
+
+def test_empty_variables_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSISTANT_PROVIDERS__LOCAL__MODELS__SMOLLM2__N_THREADS", "")
+    monkeypatch.setenv("ASSISTANT_PROVIDERS__OPENAI__BASE_URL", "")
+    settings = load_settings()
+    assert settings.providers.local.models["smollm2"].n_threads is None
+    assert settings.providers.openai.base_url is None
+
+
+def test_log_level_is_case_insensitive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSISTANT_LOG__LEVEL", "debug")
+    assert load_settings().log.level == "DEBUG"
+
+
+def test_compatible_endpoint_cannot_shadow_a_built_in_provider(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ASSISTANT_PROVIDERS__COMPATIBLE__OPENAI__BASE_URL", "http://127.0.0.1:1/v1")
+    with pytest.raises(ConfigError, match="compatible endpoint name 'openai'"):
+        load_settings()

@@ -315,3 +315,42 @@ async def test_non_json_body_is_400() -> None:
         )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_json"
+
+
+async def test_unexpected_errors_are_a_bare_500_in_openai_shape(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    model = ScriptedChatModel(
+        pieces=["x"], fail_after=0, fail_with=RuntimeError("secret internals")
+    )
+    async with _client(ScriptedProvider("s", model)) as client:
+        response = await client.post(
+            "/v1/chat/completions",
+            json={"model": "s:m", "messages": [{"role": "user", "content": "hi"}]},
+        )
+    assert response.status_code == 500
+    error = response.json()["error"]
+    assert error["type"] == "server_error" and "secret internals" not in error["message"]
+    assert "Traceback" not in caplog.text
+
+
+async def test_tool_choice_naming_an_absent_tool_is_400(local_assistant: Assistant) -> None:
+    app = create_app(local_assistant.settings, local_assistant)
+    tool = {
+        "type": "function",
+        "function": {"name": "calculator", "parameters": {"type": "object", "properties": {}}},
+    }
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        response = await client.post(
+            "/v1/chat/completions",
+            json={
+                "model": "local:smollm2",
+                "messages": [{"role": "user", "content": "hi"}],
+                "tools": [tool],
+                "tool_choice": {"type": "function", "function": {"name": "weather"}},
+            },
+        )
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "tool_choice"

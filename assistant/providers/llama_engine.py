@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.config import LocalModelSettings
-from assistant.errors import ContextLengthExceeded, InvalidRequestError
+from assistant.errors import ContextLengthExceeded, ProviderUnavailableError
 from assistant.types import Usage
 
 logger = logging.getLogger(__name__)
@@ -152,7 +152,9 @@ class LlamaEngine:
 
         path = self.model_path
         if not path.is_file():
-            raise InvalidRequestError(f"local model '{self.name}': GGUF file '{path}' not found")
+            raise ProviderUnavailableError(
+                "local", f"model '{self.name}': GGUF file '{path}' not found"
+            )
         logger.info("loading local model %s from %s", self.name, path)
         llama = Llama(
             model_path=str(path),

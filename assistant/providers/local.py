@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any
@@ -34,9 +35,12 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict
 
 from assistant.config import LocalProviderSettings, Settings
+from assistant.errors import InvalidRequestError
 from assistant.providers.base import Availability, Provider, ToolChoice, ToolLike
 from assistant.providers.llama_engine import LlamaEngine, LocalChunk, sampling_params
 from assistant.types import Usage
+
+logger = logging.getLogger(__name__)
 
 TOOL_STEP_TOKENS = 96
 """Token budget of each structured tool step: JSON strings are not bounded by the grammar,
@@ -100,7 +104,9 @@ def _forced_tool(tool_choice: Any, tools: list[dict[str, Any]]) -> dict[str, Any
     for tool in tools:
         if tool["function"]["name"] == name:
             return tool
-    raise ValueError(f"tool_choice names '{name}', which is not among the tools")
+    raise InvalidRequestError(
+        f"tool_choice names '{name}', which is not among the tools", param="tool_choice"
+    )
 
 
 class ChatLocalLlama(BaseChatModel):
@@ -179,27 +185,17 @@ class ChatLocalLlama(BaseChatModel):
         return [{"role": "system", "content": instruction}, *_without_system(chat)]
 
     @staticmethod
-    def _tool_call_message(tool: dict[str, Any], arguments: str, usage: Usage) -> AIMessage:
+    def _tool_call_message(tool: dict[str, Any], arguments: str, usage: Usage) -> AIMessage | None:
+        """The tool call, or ``None`` when the arguments are not a JSON object (e.g. cut off
+        at the token budget): the model then answers in text rather than with a broken call."""
         name = tool["function"]["name"]
         try:
             args = json.loads(arguments)
         except json.JSONDecodeError:
             args = None
         if not isinstance(args, dict):
-            return AIMessage(
-                content="",
-                invalid_tool_calls=[
-                    {
-                        "type": "invalid_tool_call",
-                        "name": name,
-                        "args": arguments,
-                        "id": f"call_{uuid.uuid4().hex[:24]}",
-                        "error": "arguments are not a JSON object",
-                    }
-                ],
-                usage_metadata=_usage_metadata(usage),
-                response_metadata={"finish_reason": "tool_calls"},
-            )
+            logger.info("local tool call to %s had unusable arguments; answering in text", name)
+            return None
         call = ToolCall(name=name, args=args, id=f"call_{uuid.uuid4().hex[:24]}", type="tool_call")
         return AIMessage(
             content="",

@@ -39,6 +39,12 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
 
 def app_from_environment() -> FastAPI:
     """Factory for ``uvicorn --factory`` (each worker reads the settings itself)."""
-    from assistant.config import load_settings
+    from assistant.config import load_settings, secret_values
+    from assistant.log import configure_logging
 
-    return create_app(load_settings())
+    settings = load_settings()
+    # each worker process configures its own logging (and redaction)
+    configure_logging(
+        settings.log.level, json_format=settings.log.json_format, secrets=secret_values(settings)
+    )
+    return create_app(settings)

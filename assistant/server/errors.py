@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.errors import (
     AllProvidersFailed,
@@ -159,11 +160,38 @@ def install_error_handlers(app: FastAPI, secrets: Iterable[str]) -> None:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
         return error_response(APIError(exc.status_code, str(exc.detail), kind, code), secret_list)
 
-    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.error("unexpected error: %s", redact(repr(exc), secret_list))
-        return error_response(to_api_error(exc), secret_list)
-
     app.add_exception_handler(AssistantError, on_assistant_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
-    app.add_exception_handler(Exception, on_unexpected)
+    app.add_middleware(CatchAllMiddleware, secrets=secret_list)
+
+
+class CatchAllMiddleware:
+    """Turns any unexpected exception into a 500 in OpenAI's shape, logged in one line.
+
+    Starlette's own last-resort handler answers too, but then re-raises, and the server
+    prints a traceback; here the failure ends with the response.
+    """
+
+    def __init__(self, app: ASGIApp, secrets: list[str]) -> None:
+        self.app = app
+        self.secrets = secrets
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            logger.error("unexpected %s: %s", type(exc).__name__, redact(str(exc), self.secrets))
+            if not started:
+                await error_response(to_api_error(exc), self.secrets)(scope, receive, send)
