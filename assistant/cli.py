@@ -192,7 +192,8 @@ def _exit_with(message: str, code: int) -> NoReturn:
         from assistant.config import load_settings, secret_values
 
         secrets = secret_values(load_settings())
-    except Exception:  # noqa: S110 - redaction is best effort when settings themselves fail
+    # redaction is best effort when the settings themselves fail to load
+    except Exception:  # noqa: S110  # nosec B110
         pass
     err.print(f"[bold red]error:[/] {redact(message, secrets)}", highlight=False, soft_wrap=True)
     sys.exit(code)
