@@ -6,7 +6,7 @@ from assistant.providers.breaker import BreakerState, CircuitBreaker
 from assistant.providers.fallback import FallbackChatModel
 from assistant.providers.local import ChatLocalLlama, LocalProvider
 from assistant.providers.registry import ModelCatalog, ProviderRegistry
-from assistant.providers.resilient import ResilientChatModel
+from assistant.providers.resilient import ResilientChatModel, open_stream
 
 __all__ = [
     "Availability",
@@ -20,4 +20,5 @@ __all__ = [
     "ProviderFactory",
     "ProviderRegistry",
     "ResilientChatModel",
+    "open_stream",
 ]
