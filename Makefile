@@ -69,7 +69,7 @@ docs: setup ## Build the documentation site (strict: warnings are errors)
 	$(RUN) mkdocs build --strict
 
 docs-serve: setup ## Serve the documentation with live reload
-	$(RUN) mkdocs serve
+	$(RUN) mkdocs serve -a 127.0.0.1:8001
 
 bench: setup ## Run the local-model benchmark
 	$(RUN) python benchmarks/local_model.py
