@@ -40,7 +40,7 @@ _EXPORTS: dict[str, str] = {
     "AllProvidersFailed": "assistant.errors",
     # provider plugins
     "Provider": "assistant.providers",
-    "Availability": "assistant.providers",
+    "Availability": "assistant.types",
 }
 
 __all__ = [

@@ -149,6 +149,60 @@ def serve(
     )
 
 
+tools_app = typer.Typer(
+    help='List the tools, or run one: `assistant tools run calculator \'{"expression": "2+2"}\'`.',
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+app.add_typer(tools_app, name="tools")
+
+
+@tools_app.callback()
+def tools(ctx: typer.Context) -> None:
+    """List every tool: name, whether it is available (and why not), description."""
+    if ctx.invoked_subcommand is not None:
+        return
+    assistant = _assistant()
+    table = Table(title="Tools", title_justify="left")
+    table.add_column("name", style="bold")
+    table.add_column("available")
+    table.add_column("description", overflow="fold")
+    for info in assistant.tools.info():
+        available = "[green]yes[/]" if info.available else f"[red]no[/]: {info.reason}"
+        table.add_row(info.name, available, info.description.split("\n", 1)[0])
+    out.print(table)
+
+
+@tools_app.command("run")
+def run_tool(
+    name: Annotated[str, typer.Argument(help="Tool name, e.g. calculator.")],
+    arguments: Annotated[
+        str, typer.Argument(help='Arguments as a JSON object, e.g. \'{"text": "hi"}\'.')
+    ] = "{}",
+) -> None:
+    """Run one tool with JSON arguments and print its result."""
+    import asyncio
+
+    from assistant.errors import ToolError
+
+    try:
+        parsed = json.loads(arguments)
+    except json.JSONDecodeError as exc:
+        _fail(f"arguments are not valid JSON: {exc.msg} at position {exc.pos}", EXIT_CONFIG)
+    if not isinstance(parsed, dict):
+        _fail('arguments must be a JSON object, e.g. \'{"text": "hi"}\'', EXIT_CONFIG)
+    assistant = _assistant()
+    try:
+        result = asyncio.run(assistant.tools.run(name, parsed))
+    except ToolError as exc:
+        message = str(exc)
+        usage = message.startswith(("invalid arguments", "unknown tool"))
+        _fail(message, EXIT_CONFIG if usage else EXIT_ERROR)
+    out.print(
+        result if isinstance(result, str) else json.dumps(result), highlight=False, markup=False
+    )
+
+
 @app.command("config")
 def show_config() -> None:
     """Print the effective settings (secrets masked) and the config file in use."""
@@ -167,7 +221,7 @@ def main() -> None:
     from assistant.errors import AssistantError, ConfigError
 
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns the code of a typer.Exit
     except ConfigError as exc:
         _exit_with(str(exc), EXIT_CONFIG)
     except AssistantError as exc:
@@ -182,6 +236,8 @@ def main() -> None:
             show()
             sys.exit(int(exc.exit_code))
         _exit_with(f"unexpected {type(exc).__name__}: {exc}", EXIT_ERROR)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 def _exit_with(message: str, code: int) -> NoReturn:

@@ -162,6 +162,34 @@ class ProvidersSettings(Section):
         return value
 
 
+class CalculatorSettings(Section):
+    """The built-in `calculator` tool."""
+
+    timeout: float = Field(2.0, gt=0, description="Hard limit in seconds for one evaluation.")
+
+
+class WebSearchSettings(Section):
+    """The built-in `web_search` tool (SearXNG's JSON API)."""
+
+    url: str | None = Field(
+        None, description="SearXNG base URL, e.g. `http://127.0.0.1:8888`; empty: tool unavailable."
+    )
+    max_results: int = Field(5, ge=1, le=20, description="Most results returned to the model.")
+    timeout: float = Field(10.0, gt=0, description="Seconds to wait for SearXNG.")
+
+
+class ToolsSettings(Section):
+    """Tools the agent can call."""
+
+    timeout: float = Field(10.0, gt=0, description="Default time limit of one tool call, seconds.")
+    extra: list[str] = Field(
+        default_factory=list,
+        description="More tools by import path, `module:attribute` (a tool, list or factory).",
+    )
+    calculator: CalculatorSettings = Field(default_factory=CalculatorSettings)
+    web_search: WebSearchSettings = Field(default_factory=WebSearchSettings)
+
+
 class ServerSettings(Section):
     """The OpenAI-compatible HTTP API."""
 
@@ -208,6 +236,7 @@ class Settings(BaseSettings):
         ),
     )
     providers: ProvidersSettings = Field(default_factory=ProvidersSettings)
+    tools: ToolsSettings = Field(default_factory=ToolsSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 

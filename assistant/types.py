@@ -74,6 +74,14 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class Availability:
+    """Whether a provider or tool can be used now, and if not, which setting to change."""
+
+    available: bool
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ModelInfo:
     """One servable model as listed by ``assistant models`` and ``GET /v1/models``."""
 

@@ -19,7 +19,7 @@ from assistant.agent import Assistant
 from assistant.config import ResilienceSettings, Settings
 from assistant.errors import ProviderHTTPError
 from assistant.providers import ModelCatalog, Provider, ProviderRegistry
-from assistant.providers.base import Availability
+from assistant.types import Availability
 from assistant.server import create_app
 
 

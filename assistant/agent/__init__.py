@@ -7,12 +7,13 @@ composed here too, so the parts below never import each other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from langchain_core.language_models import BaseChatModel
 
 from assistant.config import Settings, secret_values
 from assistant.providers import LocalProvider, ModelCatalog, ProviderRegistry
+from assistant.tools import ToolRegistry
 from assistant.types import ModelInfo
 
 
@@ -23,6 +24,7 @@ class Assistant:
     settings: Settings
     registry: ProviderRegistry
     catalog: ModelCatalog
+    tools: ToolRegistry = field(default_factory=ToolRegistry)
 
     def list_models(self) -> list[ModelInfo]:
         """Every model and chain, with availability and the setting that enables it."""
@@ -69,7 +71,8 @@ def build_assistant(settings: Settings) -> Assistant:
     """Wire the providers found through entry points and the configured chains."""
     registry = ProviderRegistry.from_entry_points(settings)
     catalog = ModelCatalog(registry, settings.chains)
-    return Assistant(settings=settings, registry=registry, catalog=catalog)
+    tools = ToolRegistry.from_settings(settings)
+    return Assistant(settings=settings, registry=registry, catalog=catalog, tools=tools)
 
 
 __all__ = ["Assistant", "build_assistant"]

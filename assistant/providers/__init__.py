@@ -1,12 +1,13 @@
 """The provider layer: ``provider:model`` refs to LangChain chat models, with retries,
 circuit breakers and fallback chains. See :mod:`assistant.providers.base` for plugins."""
 
-from assistant.providers.base import Availability, Provider, ProviderFactory
+from assistant.providers.base import Provider, ProviderFactory
 from assistant.providers.breaker import BreakerState, CircuitBreaker
 from assistant.providers.fallback import FallbackChatModel
 from assistant.providers.local import ChatLocalLlama, LocalProvider
 from assistant.providers.registry import ModelCatalog, ProviderRegistry
 from assistant.providers.resilient import ResilientChatModel, open_stream
+from assistant.types import Availability
 
 __all__ = [
     "Availability",

@@ -13,7 +13,8 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
 from assistant.config import AnthropicSettings, Settings
-from assistant.providers.base import Availability, Provider
+from assistant.providers.base import Provider
+from assistant.types import Availability
 
 KEY_ENV = "ASSISTANT_PROVIDERS__ANTHROPIC__API_KEY"
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -19,6 +18,7 @@ from langchain_core.tools import BaseTool
 from assistant.config import ResilienceSettings, Settings
 from assistant.errors import ProviderError
 from assistant.providers.upstream_errors import map_exception
+from assistant.types import Availability
 
 ToolLike = dict[str, Any] | type | Callable[..., Any] | BaseTool
 """Anything LangChain can turn into a tool schema."""
@@ -28,14 +28,6 @@ ToolChoice = str | dict[str, Any] | None
 ALL_PARAMS = frozenset(
     {"temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty", "frequency_penalty"}
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Availability:
-    """Whether a provider can be used now, and if not, which setting to change."""
-
-    available: bool
-    reason: str | None = None
 
 
 class Provider(ABC):

@@ -36,9 +36,9 @@ from pydantic import ConfigDict
 
 from assistant.config import LocalProviderSettings, Settings
 from assistant.errors import InvalidRequestError
-from assistant.providers.base import Availability, Provider, ToolChoice, ToolLike
+from assistant.providers.base import Provider, ToolChoice, ToolLike
 from assistant.providers.llama_engine import LlamaEngine, LocalChunk, sampling_params
-from assistant.types import Usage
+from assistant.types import Availability, Usage
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
 from assistant.config import RemoteProviderSettings, Settings
-from assistant.providers.base import Availability, Provider
+from assistant.providers.base import Provider
+from assistant.types import Availability
 
 _LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
