@@ -190,6 +190,50 @@ class ToolsSettings(Section):
     web_search: WebSearchSettings = Field(default_factory=WebSearchSettings)
 
 
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful assistant. Use a tool when it gives a better answer than you can alone: "
+    "the calculator for arithmetic, current_time for dates and times. Answer briefly."
+)
+
+
+class ProfileSettings(Section):
+    """An agent profile: a model, a system prompt, tools and limits, served as a model."""
+
+    model: str = Field(
+        "local:smollm2",
+        description="Model ref, chain name, or inline chain `a:x -> b:y` (falls back in order).",
+    )
+    description: str = Field("", description="Shown in model lists.")
+    system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, description="The agent's instructions.")
+    tools: list[str] | None = Field(
+        None, description="Tool names the agent may use; empty list: none; unset: all tools."
+    )
+    temperature: float | None = Field(None, ge=0, le=2, description="Sampling temperature.")
+    max_tokens: int | None = Field(None, ge=1, description="Answer length limit per model call.")
+    max_model_calls: int = Field(
+        6, ge=1, le=100, description="Model calls per turn before it stops."
+    )
+    max_tool_calls: int = Field(8, ge=0, le=200, description="Tool calls per turn before it stops.")
+    max_tools_offered: int = Field(
+        6, ge=1, description="Offer the model at most this many tools, the most relevant first."
+    )
+    context_tokens: int = Field(
+        1536, ge=256, description="Conversation budget in tokens: older turns are trimmed."
+    )
+    session_ttl: float = Field(3600.0, gt=0, description="Seconds a session is kept after use.")
+
+
+class SessionSettings(Section):
+    """Where conversations continued by id are kept."""
+
+    path: Path = Field(
+        Path.home() / ".local" / "state" / "assistant" / "sessions",
+        description="Folder of the CLI's `--session` conversations (one JSON file each).",
+    )
+    redis_url: str | None = Field(None, description="Redis URL; empty: in process memory.")
+    max_sessions: int = Field(10_000, ge=1, description="In-memory sessions kept (oldest go).")
+
+
 class ServerSettings(Section):
     """The OpenAI-compatible HTTP API."""
 
@@ -237,6 +281,13 @@ class Settings(BaseSettings):
     )
     providers: ProvidersSettings = Field(default_factory=ProvidersSettings)
     tools: ToolsSettings = Field(default_factory=ToolsSettings)
+    profiles: dict[str, ProfileSettings] = Field(
+        default_factory=lambda: {
+            "assistant": ProfileSettings(description="Tool-using agent on the embedded model.")
+        },
+        description="Agent profiles by name, served as models (`assistant` by default).",
+    )
+    sessions: SessionSettings = Field(default_factory=SessionSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 

@@ -94,3 +94,61 @@ class ModelInfo:
     kind: str = "model"
     """``model`` for a provider model, ``chain`` for a fallback chain."""
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCallRecord:
+    """One model call of an agent run."""
+
+    model: str
+    latency_s: float
+    usage: Usage
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    """The calls the model asked for: ``{"name", "args", "id"}``."""
+    text: str = ""
+    tools_offered: list[str] = field(default_factory=list)
+    error: str | None = None
+    kind: str = "model"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallRecord:
+    """One tool call of an agent run."""
+
+    name: str
+    args: dict[str, Any]
+    call_id: str
+    result: str
+    latency_s: float
+    error: bool = False
+    kind: str = "tool"
+
+
+TrajectoryStep = ModelCallRecord | ToolCallRecord
+"""A step of an agent run, in the order it happened."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolStarted:
+    """Stream event: the agent is about to run a tool."""
+
+    name: str
+    args: dict[str, Any]
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolFinished:
+    """Stream event: a tool answered (``error`` when it failed)."""
+
+    name: str
+    call_id: str
+    result: str
+    error: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """Stream event: a piece of the answer."""
+
+    text: str

@@ -85,6 +85,7 @@ _SAMPLES = {
     "secret": "sk-test-0123456789",
     "path": "/tmp/model.gguf",
     "int": "3",
+    "float": "0.5",
     "str": "http://localhost:1234/v1",
     "list[str]": '["local:smollm2"]',
 }
@@ -92,7 +93,8 @@ _SAMPLES = {
 
 def _sample(setting: Any) -> str:
     if setting.default is not None and not setting.required:
-        return str(gen._env_value(setting.default))
+        # an empty variable counts as unset, so an empty default needs a real value here
+        return str(gen._env_value(setting.default)) or "sample"
     return _SAMPLES[setting.type]
 
 

@@ -1,8 +1,8 @@
-"""The composition root: :func:`build_assistant` wires settings, providers and models once.
+"""The composition root: :func:`build_assistant` wires settings, providers, tools and agents.
 
 Entry points (server, CLI, notebooks, evals) hold one :class:`Assistant` and ask it for
-models by ref or chain name. Later parts (tools, cache, metrics, agent profiles) are
-composed here too, so the parts below never import each other.
+models by ref or chain name, for tools, and for agents by profile name. Later parts (cache,
+metrics) are composed here too, so the parts below never import each other.
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 
 from langchain_core.language_models import BaseChatModel
 
+from assistant.agent.runner import Agent, AgentEvent, AgentResult
+from assistant.agent.sessions import MemorySessionStore, SessionStore
 from assistant.config import Settings, secret_values
+from assistant.errors import AssistantError, ModelNotFoundError
 from assistant.providers import LocalProvider, ModelCatalog, ProviderRegistry
 from assistant.tools import ToolRegistry
 from assistant.types import ModelInfo
@@ -25,10 +28,53 @@ class Assistant:
     registry: ProviderRegistry
     catalog: ModelCatalog
     tools: ToolRegistry = field(default_factory=ToolRegistry)
+    sessions: SessionStore = field(default_factory=MemorySessionStore)
+    _agents: dict[str, Agent] = field(default_factory=dict, repr=False)
 
     def list_models(self) -> list[ModelInfo]:
-        """Every model and chain, with availability and the setting that enables it."""
-        return self.catalog.list_models()
+        """Agent profiles, then every model and chain, with availability and why not."""
+        return [*self.list_profiles(), *self.catalog.list_models()]
+
+    def list_profiles(self) -> list[ModelInfo]:
+        """Every agent profile, served as a model."""
+        infos = []
+        for name, profile in self.settings.profiles.items():
+            reason = None
+            try:
+                self.catalog.chat_model(profile.model)
+            except AssistantError as exc:
+                reason = str(exc)
+            infos.append(
+                ModelInfo(
+                    id=name,
+                    provider="agent",
+                    available=reason is None,
+                    reason=reason,
+                    kind="agent",
+                    details={
+                        "model": profile.model,
+                        "tools": profile.tools,
+                        "description": profile.description,
+                    },
+                )
+            )
+        return infos
+
+    def is_agent(self, name: str) -> bool:
+        """Whether ``name`` is an agent profile (rather than a model ref or chain)."""
+        return name in self.settings.profiles
+
+    def agent(self, name: str = "assistant") -> Agent:
+        """The agent of profile ``name``, built on first use."""
+        if name not in self._agents:
+            profile = self.settings.profiles.get(name)
+            if profile is None:
+                known = ", ".join(self.settings.profiles) or "none"
+                raise ModelNotFoundError(name, f"no agent profile '{name}' (known: {known})")
+            model = self.catalog.chat_model(profile.model)
+            tools = self.tools.select(profile.tools)
+            self._agents[name] = Agent(name, profile, model, tools, self.sessions)
+        return self._agents[name]
 
     def chat_model(self, ref: str | None = None) -> BaseChatModel:
         """A ready chat model for a ref or chain name (the default model if empty)."""
@@ -75,4 +121,4 @@ def build_assistant(settings: Settings) -> Assistant:
     return Assistant(settings=settings, registry=registry, catalog=catalog, tools=tools)
 
 
-__all__ = ["Assistant", "build_assistant"]
+__all__ = ["Agent", "AgentEvent", "AgentResult", "Assistant", "build_assistant"]

@@ -138,10 +138,16 @@ class ModelCatalog:
         return None if availability.available else f"{ref}: {availability.reason}"
 
     def chat_model(self, ref: str) -> BaseChatModel:
-        """A ready chat model for a ``provider:model`` ref or a chain name (cached)."""
+        """A ready chat model for a ``provider:model`` ref, a chain name, or an inline chain
+        ``"a:x -> b:y"`` (cached)."""
         model = self._models.get(ref)
         if model is None:
-            model = self._build_chain(ref) if ref in self.chains else self._build_single(ref)
+            if ref in self.chains:
+                model = self._build_chain(ref, self.chains[ref])
+            elif "->" in ref:
+                model = self._build_chain(ref, [part.strip() for part in ref.split("->")])
+            else:
+                model = self._build_single(ref)
             self._models[ref] = model
         return model
 
@@ -169,10 +175,10 @@ class ModelCatalog:
             drop_params=ALL_PARAMS - provider.supported_params,
         )
 
-    def _build_chain(self, name: str) -> FallbackChatModel:
+    def _build_chain(self, name: str, refs: list[str]) -> FallbackChatModel:
         members: list[BaseChatModel] = []
         labels: list[str] = []
-        for ref in self.chains[name]:
+        for ref in refs:
             try:
                 members.append(self._build_single(ref))
             except ProviderUnavailableError as exc:

@@ -275,6 +275,17 @@ class ChunkWriter:
             return None
         return self._frame([{"index": 0, "delta": delta, "finish_reason": None}])
 
+    def text(self, text: str, *, reasoning: bool = False) -> str:
+        """A plain text delta: the answer's ``content``, or ``reasoning_content`` (shown by
+        OpenWebUI and similar clients as the model's working, e.g. which tool ran)."""
+        key = "reasoning_content" if reasoning else "content"
+        return self._frame([{"index": 0, "delta": {key: text}, "finish_reason": None}])
+
+    def count(self, prompt_tokens: int, completion_tokens: int) -> None:
+        """Add tokens that did not arrive on chunks (e.g. an agent's whole run)."""
+        self._prompt_tokens += prompt_tokens
+        self._completion_tokens += completion_tokens
+
     def finish(self) -> str:
         """The frame that ends the choice."""
         reason = "tool_calls" if self._tool_calls else (self._finish_reason or "stop")

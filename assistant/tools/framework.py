@@ -74,9 +74,11 @@ class Tool(StructuredTool):
         args_schema = self.args_schema
         if isinstance(args_schema, type) and issubclass(args_schema, BaseModel):
             try:
-                args_schema.model_validate(arguments)
+                validated = args_schema.model_validate(arguments)
             except ValidationError as exc:
                 raise ToolError(describe_validation_error(self.name, exc)) from None
+            # the validated values (e.g. "5" coerced to 5), for the arguments actually given
+            arguments = {name: getattr(validated, name) for name in validated.model_fields_set}
         try:
             return await self.coroutine(**arguments)
         except ToolException as exc:
@@ -98,12 +100,18 @@ def _unavailable(name: str, check: Callable[[], Availability] | None) -> ToolExc
     return ToolException(f"{name} is unavailable: {availability.reason or 'not configured'}")
 
 
+MAX_ERROR_CHARS = 500
+"""Longest error text handed to the model: one failure must not fill a small context."""
+
+
 def _failure(name: str, exc: BaseException) -> ToolException:
-    if isinstance(exc, ToolException):
-        return exc
-    if isinstance(exc, ToolError):
-        return ToolException(str(exc))
-    return ToolException(f"{name} failed: {type(exc).__name__}: {exc}")
+    if isinstance(exc, ToolException | ToolError):
+        text = str(exc)
+    else:
+        text = f"{name} failed: {type(exc).__name__}: {exc}"
+    if len(text) > MAX_ERROR_CHARS:
+        text = text[: MAX_ERROR_CHARS - 1] + "…"
+    return ToolException(text)
 
 
 def _as_text(value: Any) -> Any:
@@ -179,7 +187,7 @@ def make_tool(
 
     return Tool(
         name=tool_name,
-        description=schema_source.description,
+        description=" ".join(schema_source.description.split()),  # one line: fewer tokens
         args_schema=schema_source.args_schema,
         func=run,
         coroutine=arun,

@@ -74,3 +74,26 @@ def fake_upstream2(_fake_upstream_pool: _Pool) -> Iterator[FakeUpstream]:
 
 
 __all__ = ["FAST_RESILIENCE", "endpoint", "fake_upstream", "fake_upstream2"]
+
+
+# -- fake SearXNG (the web_search tool) ---------------------------------------------------------
+
+from tests.fakes.searxng import FakeSearxng  # noqa: E402 - appended section, kept self-contained
+
+
+@pytest.fixture(scope="session")
+def _fake_searxng_server() -> Iterator[FakeSearxng]:
+    server = FakeSearxng().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_searxng(_fake_searxng_server: FakeSearxng) -> Iterator[FakeSearxng]:
+    """A scripted SearXNG on loopback, reset for this test."""
+    _fake_searxng_server.reset()
+    yield _fake_searxng_server
+    _fake_searxng_server.reset()
+
+
+__all__ += ["fake_searxng"]

@@ -22,9 +22,10 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
 from langchain_core.language_models import LanguageModelInput
-from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.runnables import Runnable
 
+from assistant.agent import AgentEvent
 from assistant.log import redact
 from assistant.providers import open_stream
 from assistant.server.deps import AssistantDep
@@ -35,6 +36,7 @@ from assistant.server.protocol import (
     completion_body,
     completion_id,
 )
+from assistant.types import TextDelta, ToolFinished, ToolStarted
 
 logger = logging.getLogger(__name__)
 
@@ -83,11 +85,7 @@ async def _events(
         if include_usage:
             yield _event(writer.usage())
     except Exception as exc:
-        error = to_api_error(exc)
-        logger.warning("stream failed after first byte: %s", redact(str(exc), secrets))
-        body = error.body()
-        body["error"]["message"] = redact(body["error"]["message"], secrets)
-        yield _event(json.dumps(body, separators=(",", ":")))
+        yield _event(_error_frame(exc, secrets))
     finally:
         closer = getattr(stream, "aclose", None)
         if closer is not None:
@@ -95,9 +93,98 @@ async def _events(
     yield _event(DONE)
 
 
+def _agent_frames(writer: ChunkWriter, event: AgentEvent) -> list[bytes]:
+    if isinstance(event, TextDelta):
+        return [_event(writer.text(event.text))]
+    if isinstance(event, ToolStarted):
+        arguments = json.dumps(event.args, ensure_ascii=False)
+        return [_event(writer.text(f"Calling {event.name}({arguments})\n", reasoning=True))]
+    if isinstance(event, ToolFinished):
+        outcome = "failed" if event.error else "returned"
+        result = event.result if len(event.result) <= 300 else event.result[:299] + "…"
+        return [_event(writer.text(f"{event.name} {outcome}: {result}\n", reasoning=True))]
+    usage = event.usage
+    writer.count(usage.prompt_tokens, usage.completion_tokens)
+    return []
+
+
+async def _agent_events(
+    writer: ChunkWriter,
+    first: AgentEvent | None,
+    events: AsyncIterator[AgentEvent],
+    include_usage: bool,
+    secrets: list[str],
+) -> AsyncIterator[bytes]:
+    """The server-sent events of an agent turn: tool activity as reasoning, then the answer."""
+    yield _event(writer.role())
+    try:
+        event = first
+        while event is not None:
+            for frame in _agent_frames(writer, event):
+                yield frame
+            event = await anext(events, None)
+        yield _event(writer.finish())
+        if include_usage:
+            yield _event(writer.usage())
+    except Exception as exc:
+        yield _event(_error_frame(exc, secrets))
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+    yield _event(DONE)
+
+
+def _error_frame(exc: Exception, secrets: list[str]) -> str:
+    error = to_api_error(exc)
+    logger.warning("stream failed after first byte: %s", redact(str(exc), secrets))
+    body = error.body()
+    body["error"]["message"] = redact(body["error"]["message"], secrets)
+    return json.dumps(body, separators=(",", ":"))
+
+
+async def _agent_completion(body: ChatCompletionRequest, assistant: AssistantDep) -> Any:
+    """An agent profile answers: the whole turn, or its events as they happen."""
+    agent = assistant.agent(body.model)
+    messages = body.langchain_messages()
+    completion = completion_id()
+    if not body.stream:
+        result = await agent.arun(messages)
+        usage = result.usage
+        answer = AIMessage(
+            content=result.answer,
+            usage_metadata={
+                "input_tokens": usage.prompt_tokens,
+                "output_tokens": usage.completion_tokens,
+                "total_tokens": usage.total_tokens,
+            },
+        )
+        return JSONResponse(completion_body(completion, body.model, answer))
+    events = aiter(agent.astream(messages))
+    try:
+        first = await anext(events, None)
+    except BaseException:
+        await events.aclose()  # type: ignore[attr-defined]
+        raise
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    return _sse(
+        _agent_events(
+            ChunkWriter(completion, body.model), first, events, include_usage, assistant.secrets()
+        )
+    )
+
+
+def _sse(events: AsyncIterator[bytes]) -> StreamingResponse:
+    return StreamingResponse(
+        events,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
 @router.post("/chat/completions", response_model=None)
 async def create_chat_completion(body: ChatCompletionRequest, assistant: AssistantDep) -> Any:
-    """Answer a conversation, whole or as server-sent events."""
+    """Answer a conversation, whole or as server-sent events; agent profiles run their agent."""
+    if assistant.is_agent(body.model):
+        return await _agent_completion(body, assistant)
     runnable = _runnable(assistant, body)
     messages = body.langchain_messages()
     kwargs = body.sampling().as_kwargs()
@@ -114,8 +201,4 @@ async def create_chat_completion(body: ChatCompletionRequest, assistant: Assista
         raise
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     writer = ChunkWriter(completion, body.model)
-    return StreamingResponse(
-        _events(writer, _as_ai_chunk(first), stream, include_usage, assistant.secrets()),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return _sse(_events(writer, _as_ai_chunk(first), stream, include_usage, assistant.secrets()))

@@ -1,0 +1,290 @@
+"""The agent's middleware: trajectory recording, tool selection, context trimming, settings.
+
+LangChain's own middleware covers call limits (``ModelCallLimitMiddleware``,
+``ToolCallLimitMiddleware``) and tool errors (``ToolErrorMiddleware``); these are the pieces
+it lacks or gets wrong for this workbench:
+
+- :class:`TrajectoryMiddleware` records every model and tool call (latency, tokens, arguments,
+  results) into the run's :class:`RunContext`, so notebooks and evals can show and score it.
+- :class:`RelevantToolsMiddleware` offers the model only the tools relevant to the latest user
+  message when there are more than a budget: a cheap lexical ranking, not an extra model call
+  (``LLMToolSelectorMiddleware`` would double the calls, and a small model picks badly).
+- :class:`ContextBudgetMiddleware` trims what the model sees to a token budget, keeping the
+  newest turns whole (tool calls stay paired with their results); stored history is untouched.
+- :class:`ModelSettingsMiddleware` applies a profile's temperature and answer length.
+
+Fallback is not here: a profile's model may be a chain, and the provider layer falls back on
+transient failures only, which LangChain's ``ModelFallbackMiddleware`` (any exception) does not.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
+from langchain.agents.middleware.types import ToolCallRequest
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+    ToolMessage,
+    trim_messages,
+)
+from langchain_core.messages.utils import count_tokens_approximately
+from langgraph.types import Command
+
+from assistant.types import ModelCallRecord, ToolCallRecord, TrajectoryStep, Usage
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass
+class RunContext:
+    """Per-run data the middleware fills (passed as the agent's ``context``)."""
+
+    trajectory: list[TrajectoryStep] = field(default_factory=list)
+
+
+def _context(request: ModelRequest[Any] | ToolCallRequest) -> RunContext | None:
+    context = getattr(request.runtime, "context", None)
+    return context if isinstance(context, RunContext) else None
+
+
+def _last_ai(response: Any) -> AIMessage | None:
+    messages = response.result if isinstance(response, ModelResponse) else [response]
+    return next((m for m in reversed(messages) if isinstance(m, AIMessage)), None)
+
+
+def _model_name(request: ModelRequest[Any]) -> str:
+    model = request.model
+    provider, name = getattr(model, "provider", None), getattr(model, "model_name", None)
+    if provider and name:
+        return f"{provider}:{name}"
+    return str(getattr(model, "chain", None) or name or getattr(model, "_llm_type", "model"))
+
+
+def _tool_names(request: ModelRequest[Any]) -> list[str]:
+    return [str(getattr(tool, "name", None) or tool.get("name", "")) for tool in request.tools]  # type: ignore[union-attr]
+
+
+class TrajectoryMiddleware(AgentMiddleware[Any, Any]):
+    """Records each model call and tool call of a run, in order, into its :class:`RunContext`."""
+
+    def _model_record(
+        self, request: ModelRequest[Any], started: float, response: Any, error: BaseException | None
+    ) -> ModelCallRecord:
+        message = _last_ai(response) if response is not None else None
+        usage = message.usage_metadata if message is not None else None
+        return ModelCallRecord(
+            model=_model_name(request),
+            latency_s=time.perf_counter() - started,
+            usage=Usage(
+                prompt_tokens=int(usage["input_tokens"]) if usage else 0,
+                completion_tokens=int(usage["output_tokens"]) if usage else 0,
+            ),
+            tool_calls=[
+                {"name": call["name"], "args": call["args"], "id": call.get("id")}
+                for call in (message.tool_calls if message is not None else [])
+            ],
+            text=message.text if message is not None else "",
+            tools_offered=_tool_names(request),
+            error=f"{type(error).__name__}: {error}" if error is not None else None,
+        )
+
+    @staticmethod
+    def _tool_record(
+        request: ToolCallRequest, started: float, result: Any, error: BaseException | None
+    ) -> ToolCallRecord:
+        call = request.tool_call
+        if isinstance(result, ToolMessage):
+            text, failed = str(result.text), result.status == "error"
+        else:
+            text, failed = (
+                (f"{type(error).__name__}: {error}" if error else repr(result)),
+                error is not None,
+            )
+        return ToolCallRecord(
+            name=call["name"],
+            args=dict(call.get("args") or {}),
+            call_id=str(call.get("id") or ""),
+            result=text,
+            latency_s=time.perf_counter() - started,
+            error=failed,
+        )
+
+    def wrap_model_call(
+        self, request: ModelRequest[Any], handler: Callable[[ModelRequest[Any]], ModelResponse[Any]]
+    ) -> Any:
+        started, response, error = time.perf_counter(), None, None
+        try:
+            response = handler(request)
+            return response
+        except Exception as exc:
+            error = exc
+            raise
+        finally:
+            if (context := _context(request)) is not None:
+                context.trajectory.append(self._model_record(request, started, response, error))
+
+    async def awrap_model_call(
+        self,
+        request: ModelRequest[Any],
+        handler: Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]],
+    ) -> Any:
+        started, response, error = time.perf_counter(), None, None
+        try:
+            response = await handler(request)
+            return response
+        except Exception as exc:
+            error = exc
+            raise
+        finally:
+            if (context := _context(request)) is not None:
+                context.trajectory.append(self._model_record(request, started, response, error))
+
+    def wrap_tool_call(
+        self,
+        request: ToolCallRequest,
+        handler: Callable[[ToolCallRequest], ToolMessage | Command[Any]],
+    ) -> ToolMessage | Command[Any]:
+        started, result, error = time.perf_counter(), None, None
+        try:
+            result = handler(request)
+            return result
+        except Exception as exc:
+            error = exc
+            raise
+        finally:
+            if (context := _context(request)) is not None:
+                context.trajectory.append(self._tool_record(request, started, result, error))
+
+    async def awrap_tool_call(
+        self,
+        request: ToolCallRequest,
+        handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
+    ) -> ToolMessage | Command[Any]:
+        started, result, error = time.perf_counter(), None, None
+        try:
+            result = await handler(request)
+            return result
+        except Exception as exc:
+            error = exc
+            raise
+        finally:
+            if (context := _context(request)) is not None:
+                context.trajectory.append(self._tool_record(request, started, result, error))
+
+
+def _words(text: str) -> set[str]:
+    return {word for word in _WORD.findall(text.lower()) if len(word) > 2}
+
+
+def rank_tools(query: str, tools: list[Any], limit: int) -> list[Any]:
+    """The ``limit`` tools whose name and description share the most words with ``query``
+    (registry order breaks ties); all of them when there are no more than ``limit``."""
+    if len(tools) <= limit:
+        return list(tools)
+    wanted = _words(query)
+
+    def score(tool: Any) -> int:
+        name = str(getattr(tool, "name", "") or "")
+        text = f"{name.replace('_', ' ')} {getattr(tool, 'description', '')}"
+        return len(wanted & _words(text)) + (3 if name.lower() in query.lower() else 0)
+
+    ranked = sorted(enumerate(tools), key=lambda pair: (-score(pair[1]), pair[0]))
+    return [tool for _, tool in ranked[:limit]]
+
+
+class RelevantToolsMiddleware(AgentMiddleware[Any, Any]):
+    """Offers the model only the ``limit`` tools most relevant to the latest user message."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def _narrow(self, request: ModelRequest[Any]) -> ModelRequest[Any]:
+        if len(request.tools) <= self.limit:
+            return request
+        last = next((m for m in reversed(request.messages) if isinstance(m, HumanMessage)), None)
+        return request.override(
+            tools=rank_tools(last.text if last else "", list(request.tools), self.limit)
+        )
+
+    def wrap_model_call(
+        self, request: ModelRequest[Any], handler: Callable[[ModelRequest[Any]], Any]
+    ) -> Any:
+        return handler(self._narrow(request))
+
+    async def awrap_model_call(
+        self, request: ModelRequest[Any], handler: Callable[[ModelRequest[Any]], Awaitable[Any]]
+    ) -> Any:
+        return await handler(self._narrow(request))
+
+
+def trim_to_budget(messages: list[BaseMessage], max_tokens: int) -> list[BaseMessage]:
+    """The newest messages that fit ``max_tokens`` (approximate count), starting at a user turn."""
+    trimmed = trim_messages(
+        messages,
+        max_tokens=max_tokens,
+        token_counter=count_tokens_approximately,
+        strategy="last",
+        start_on="human",
+        end_on=("human", "tool"),
+        include_system=True,
+        allow_partial=False,
+    )
+    if not trimmed and messages:
+        return messages[-1:]  # the latest turn alone is over budget: let the model say so
+    return list(trimmed)
+
+
+class ContextBudgetMiddleware(AgentMiddleware[Any, Any]):
+    """Trims what the model sees to a token budget; the stored conversation stays whole."""
+
+    def __init__(self, max_tokens: int) -> None:
+        super().__init__()
+        self.max_tokens = max_tokens
+
+    def _trim(self, request: ModelRequest[Any]) -> ModelRequest[Any]:
+        if count_tokens_approximately(request.messages) <= self.max_tokens:
+            return request
+        trimmed = trim_to_budget(list(request.messages), self.max_tokens)
+        return request.override(messages=cast("list[AnyMessage]", trimmed))
+
+    def wrap_model_call(
+        self, request: ModelRequest[Any], handler: Callable[[ModelRequest[Any]], Any]
+    ) -> Any:
+        return handler(self._trim(request))
+
+    async def awrap_model_call(
+        self, request: ModelRequest[Any], handler: Callable[[ModelRequest[Any]], Awaitable[Any]]
+    ) -> Any:
+        return await handler(self._trim(request))
+
+
+class ModelSettingsMiddleware(AgentMiddleware[Any, Any]):
+    """Applies sampling settings (e.g. a profile's temperature) to every model call."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        super().__init__()
+        self.settings = {key: value for key, value in settings.items() if value is not None}
+
+    def _apply(self, request: ModelRequest[Any]) -> ModelRequest[Any]:
+        if not self.settings:
+            return request
+        return request.override(model_settings={**request.model_settings, **self.settings})
+
+    def wrap_model_call(
+        self, request: ModelRequest[Any], handler: Callable[[ModelRequest[Any]], Any]
+    ) -> Any:
+        return handler(self._apply(request))
+
+    async def awrap_model_call(
+        self, request: ModelRequest[Any], handler: Callable[[ModelRequest[Any]], Awaitable[Any]]
+    ) -> Any:
+        return await handler(self._apply(request))

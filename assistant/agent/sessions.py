@@ -1,0 +1,116 @@
+"""Conversations continued by id: the CLI's ``--session`` and the notebooks keep one going.
+
+The OpenAI API is stateless (clients resend the conversation), so the server does not use
+sessions. The default store keeps sessions in process memory, bounded in count and expiring
+after the profile's ``session_ttl``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from langchain_core.messages import BaseMessage, messages_from_dict, messages_to_dict
+
+
+class SessionStore(Protocol):
+    """Where a conversation's messages live between turns."""
+
+    async def load(self, session_id: str) -> list[BaseMessage]:
+        """The conversation so far (empty for a new or expired session)."""
+        ...
+
+    async def save(self, session_id: str, messages: list[BaseMessage], ttl: float) -> None:
+        """Replace the conversation, kept ``ttl`` seconds from now."""
+        ...
+
+    async def delete(self, session_id: str) -> None:
+        """Forget the conversation."""
+        ...
+
+
+class MemorySessionStore:
+    """Sessions in this process: least recently used ones go first past ``max_sessions``."""
+
+    def __init__(
+        self, max_sessions: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.max_sessions = max_sessions
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._sessions: OrderedDict[str, tuple[float, list[BaseMessage]]] = OrderedDict()
+
+    async def load(self, session_id: str) -> list[BaseMessage]:
+        with self._lock:
+            entry = self._sessions.get(session_id)
+            if entry is None:
+                return []
+            expires, messages = entry
+            if expires <= self._clock():
+                del self._sessions[session_id]
+                return []
+            self._sessions.move_to_end(session_id)
+            return list(messages)
+
+    async def save(self, session_id: str, messages: list[BaseMessage], ttl: float) -> None:
+        with self._lock:
+            self._sessions[session_id] = (self._clock() + ttl, list(messages))
+            self._sessions.move_to_end(session_id)
+            while len(self._sessions) > self.max_sessions:
+                self._sessions.popitem(last=False)
+
+    async def delete(self, session_id: str) -> None:
+        with self._lock:
+            self._sessions.pop(session_id, None)
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+
+class FileSessionStore:
+    """Sessions as JSON files (the CLI's ``--session``): they outlive the process.
+
+    A file's modification time plus the TTL decides expiry; ids are hashed into file names,
+    so any id is safe. Writes go to a temporary file first, then replace the old one.
+    """
+
+    def __init__(self, directory: Path, clock: Callable[[], float] = time.time) -> None:
+        self.directory = directory
+        self._clock = clock
+
+    def _file(self, session_id: str) -> Path:
+        digest = hashlib.sha256(session_id.encode()).hexdigest()[:32]
+        return self.directory / f"{digest}.json"
+
+    async def load(self, session_id: str) -> list[BaseMessage]:
+        path = self._file(session_id)
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return []
+        if float(record.get("expires", 0)) <= self._clock():
+            path.unlink(missing_ok=True)
+            return []
+        return list(messages_from_dict(record["messages"]))
+
+    async def save(self, session_id: str, messages: list[BaseMessage], ttl: float) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self._file(session_id)
+        record = {
+            "id": session_id,
+            "expires": self._clock() + ttl,
+            "messages": messages_to_dict(messages),
+        }
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(record), encoding="utf-8")
+        temporary.replace(path)
+
+    async def delete(self, session_id: str) -> None:
+        self._file(session_id).unlink(missing_ok=True)
