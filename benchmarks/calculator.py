@@ -38,9 +38,10 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.config import Settings  # noqa: E402
-from assistant.tools import calculator  # noqa: E402
-from assistant.tools.calculator_eval import compute  # noqa: E402
+# The assistant is imported inside main(), not here: each new worker process re-imports the
+# parent's __main__ module (multiprocessing's spawn/forkserver rule), and a top-level import
+# of the tools would add LangChain's 0.7 s to every process_per_call sample. Entry points
+# (the CLI, the server) import lazily for the same reason.
 
 RESULTS = ROOT / "benchmarks" / "results" / "calculator.json"
 EXPRESSIONS = [
@@ -99,6 +100,8 @@ async def _timed_async(call: Callable[[str], Any], calls: int) -> list[float]:
 
 
 def _process_per_call(expression: str) -> str:
+    from assistant.tools import calculator
+
     worker = calculator._Worker(calculator._context())
     try:
         worker.wait_ready(10.0)
@@ -135,6 +138,10 @@ def main() -> None:
     parser.add_argument("--per-call", type=int, default=30, help="calls of process_per_call")
     parser.add_argument("--cold", type=int, default=3, help="fresh interpreters for cold_start")
     args = parser.parse_args()
+
+    from assistant.config import Settings
+    from assistant.tools import calculator
+    from assistant.tools.calculator_eval import compute
 
     calculator.evaluate("0")  # the pool's first worker; cold starts are measured separately
     (tool,) = calculator.create_tools(Settings())

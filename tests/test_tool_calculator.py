@@ -7,6 +7,7 @@ resource attacks also measure wall time, because a bounded time is exactly what 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import multiprocessing
 import os
 import signal
@@ -368,6 +369,23 @@ async def test_a_runaway_call_does_not_hold_up_the_others() -> None:
     assert time.perf_counter() - started < 1.0
     with pytest.raises(ToolError, match="timed out"):
         await runaway
+
+
+def test_a_full_pool_makes_callers_wait_then_gives_up_clearly() -> None:
+    pool = calc._WorkerPool(max_workers=1)
+    try:
+        assert pool.run(("eval", "1 + 1"), 2.0) == ("ok", "2")
+        with concurrent.futures.ThreadPoolExecutor(1) as threads:
+            runaway = threads.submit(pool.run, ("spin", 60), 1.0)
+            time.sleep(0.2)  # let the runaway take the only worker
+            with pytest.raises(ToolError, match=r"calculator is busy \(all 1 workers in use\)"):
+                pool.run(("eval", "2 + 2"), 0.3)
+            with pytest.raises(ToolError, match="timed out"):
+                runaway.result()
+        assert pool.run(("eval", "2 + 2"), 2.0) == ("ok", "4")
+    finally:
+        pool.close()
+    assert pool.size() == 0
 
 
 def test_a_worker_killed_from_outside_is_replaced() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated
 
 import typer
@@ -59,6 +60,5 @@ def run_tool(
         message = str(exc)
         usage = message.startswith(("invalid arguments", "unknown tool"))
         fail(message, EXIT_CONFIG if usage else EXIT_ERROR)
-    out.print(
-        result if isinstance(result, str) else json.dumps(result), highlight=False, markup=False
-    )
+    # plain stdout, not rich: the result must stay pipeable (no wrapping, no markup)
+    sys.stdout.write((result if isinstance(result, str) else json.dumps(result)) + "\n")

@@ -71,7 +71,7 @@ EXAMPLE = {"expression": "17 * 23 + 4"}
 _WORKER_SCRIPT = str(Path(calculator_eval.__file__).resolve())
 _REAP_TIMEOUT = 1.0
 _START_TIMEOUT = 10.0
-Request = tuple[str, Any]
+_Request = tuple[str, Any]
 
 
 def _context() -> BaseContext:
@@ -93,6 +93,9 @@ class _Worker:
         )
         try:
             self.process.start()
+        except BaseException:
+            parent_end.close()
+            raise
         finally:
             child_end.close()
         self.connection: Connection = parent_end
@@ -110,7 +113,7 @@ class _Worker:
             "calculator must guard its entry point with `if __name__ == '__main__':`"
         )
 
-    def ask(self, request: Request, timeout: float) -> tuple[str, str] | None:
+    def ask(self, request: _Request, timeout: float) -> tuple[str, str] | None:
         """The worker's answer, or ``None`` when none came within ``timeout`` seconds."""
         self.connection.send(request)
         if not self.connection.poll(timeout):
@@ -153,13 +156,15 @@ class _WorkerPool:
                     if worker.alive():
                         return worker
                     self._size -= 1
-                    worker.stop()
+                    worker.stop()  # already dead: reaping it is immediate
                 if self._size < self._max:
                     self._size += 1
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise ToolError(f"calculator is busy ({self._max} evaluations running)")
+                    raise ToolError(
+                        f"calculator is busy (all {self._max} workers in use); try again"
+                    )
                 self._cond.wait(remaining)
         try:
             worker = _Worker(self._context)
@@ -191,7 +196,7 @@ class _WorkerPool:
         worker.stop()
         self._forget()
 
-    def run(self, request: Request, timeout: float) -> tuple[str, str]:
+    def run(self, request: _Request, timeout: float) -> tuple[str, str]:
         """Send ``request`` to a worker; kill the worker if it has not answered in time.
 
         A worker found dead (killed from outside while idle, say) is replaced and the request
@@ -267,19 +272,19 @@ def shutdown() -> None:
         pool.close()
 
 
-def _run(request: Request, timeout: float) -> str:
+def _run(request: _Request, timeout: float) -> str:
     status, text = _worker_pool().run(request, timeout)
     if status != "ok":
         raise ValueError(text)
     return text
 
 
-async def _arun(request: Request, time_limit: float) -> str:
+async def _arun(request: _Request, time_limit: float) -> str:
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_thread_pool(), _run, request, time_limit)
 
 
-def _eval_request(expression: str) -> Request:
+def _eval_request(expression: str) -> _Request:
     if not isinstance(expression, str):
         raise ValueError("the expression must be text, e.g. '2 + 2'")
     if len(expression) > MAX_LENGTH:  # refused here too, so it is never sent
