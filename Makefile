@@ -22,7 +22,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help system-deps uv-install setup serve test lint format docs docs-serve bench clean
+.PHONY: help system-deps test-deps uv-install setup serve test lint format docs docs-serve bench clean
 
 help: ## List the targets
 	@echo "Usage: make <target> [HOST=127.0.0.1] [PORT=8000] [PYTEST_ARGS='-k foo']"
@@ -45,13 +45,19 @@ system-deps: ## Install a C/C++ compiler with apt-get when missing (llama-cpp-py
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential; \
 	fi
 
+test-deps: ## Install the servers the tests run for real (redis-server) with apt-get when missing
+	@if ! command -v redis-server >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
+		echo "no redis-server: installing it with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
+	fi
+
 setup: system-deps uv-install ## Create/refresh .venv from uv.lock (all dependency groups)
 	$(UV) sync --locked
 
 serve: setup ## Serve the OpenAI-compatible API (HOST, PORT overridable)
 	$(RUN) assistant serve --host $(HOST) --port $(PORT)
 
-test: setup ## Run the test suite (extra arguments via PYTEST_ARGS)
+test: setup test-deps ## Run the test suite (extra arguments via PYTEST_ARGS)
 	$(RUN) pytest $(PYTEST_ARGS)
 
 lint: setup ## ruff, ruff format --check, import-linter, mypy (strict), bandit

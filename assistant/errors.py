@@ -15,6 +15,7 @@ Every failure the library raises on purpose is an :class:`AssistantError`::
     │   ├── CircuitOpenError         the provider's breaker is open: failing fast
     │   └── AllProvidersFailed       every model of a fallback chain failed
     ├── ToolError                    a tool failed (reported to the model, not raised to users)
+    ├── SessionStoreError            the session store (e.g. Redis) cannot be reached
     └── CacheUnavailable             the cache backend is down (always degraded to a miss)
 
 ``ProviderError.transient`` tells retries and fallbacks whether trying again can help:
@@ -134,6 +135,10 @@ class AllProvidersFailed(ProviderError):
 
 class ToolError(AssistantError):
     """A tool failed; the agent reports it to the model as a tool message."""
+
+
+class SessionStoreError(AssistantError):
+    """The session store cannot be reached or answered badly."""
 
 
 class CacheUnavailable(AssistantError):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from langchain_core.language_models import BaseChatModel
 
 from assistant.agent.runner import Agent, AgentEvent, AgentResult
-from assistant.agent.sessions import MemorySessionStore, SessionStore
+from assistant.agent.sessions import MemorySessionStore, SessionStore, session_store
 from assistant.config import Settings, secret_values
 from assistant.errors import AssistantError, ModelNotFoundError
 from assistant.providers import LocalProvider, ModelCatalog, ProviderRegistry
@@ -109,8 +109,11 @@ class Assistant:
         self.registry.close()
 
     async def aclose(self) -> None:
-        """Release providers' resources."""
+        """Release providers' and the session store's resources."""
         await self.registry.aclose()
+        closer = getattr(self.sessions, "aclose", None)
+        if closer is not None:
+            await closer()
 
 
 def build_assistant(settings: Settings) -> Assistant:
@@ -118,7 +121,10 @@ def build_assistant(settings: Settings) -> Assistant:
     registry = ProviderRegistry.from_entry_points(settings)
     catalog = ModelCatalog(registry, settings.chains)
     tools = ToolRegistry.from_settings(settings)
-    return Assistant(settings=settings, registry=registry, catalog=catalog, tools=tools)
+    sessions = session_store(settings.sessions.redis_url, settings.sessions.max_sessions)
+    return Assistant(
+        settings=settings, registry=registry, catalog=catalog, tools=tools, sessions=sessions
+    )
 
 
 __all__ = ["Agent", "AgentEvent", "AgentResult", "Assistant", "build_assistant"]

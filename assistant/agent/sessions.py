@@ -1,8 +1,9 @@
 """Conversations continued by id: the CLI's ``--session`` and the notebooks keep one going.
 
 The OpenAI API is stateless (clients resend the conversation), so the server does not use
-sessions. The default store keeps sessions in process memory, bounded in count and expiring
-after the profile's ``session_ttl``.
+sessions. Stores: process memory (the default; bounded in count, expiring after the profile's
+``session_ttl``), Redis when ``sessions.redis_url`` is set (shared by processes and machines,
+keys expire by themselves), and JSON files for the CLI.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Protocol
 
 from langchain_core.messages import BaseMessage, messages_from_dict, messages_to_dict
+
+from assistant.errors import SessionStoreError
 
 
 class SessionStore(Protocol):
@@ -114,3 +117,68 @@ class FileSessionStore:
 
     async def delete(self, session_id: str) -> None:
         self._file(session_id).unlink(missing_ok=True)
+
+
+class RedisSessionStore:
+    """Sessions in Redis: one key per session, holding its messages as JSON, with a TTL."""
+
+    def __init__(
+        self, url: str, *, prefix: str = "assistant:session:", timeout: float = 2.0
+    ) -> None:
+        import redis.asyncio
+
+        self.prefix = prefix
+        self._client = redis.asyncio.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+
+    def _key(self, session_id: str) -> str:
+        return self.prefix + hashlib.sha256(session_id.encode()).hexdigest()[:32]
+
+    async def load(self, session_id: str) -> list[BaseMessage]:
+        from redis.exceptions import RedisError
+
+        try:
+            raw = await self._client.get(self._key(session_id))
+        except RedisError as exc:
+            raise SessionStoreError(
+                f"session store (Redis) unavailable: {type(exc).__name__}"
+            ) from None
+        if raw is None:
+            return []
+        try:
+            return list(messages_from_dict(json.loads(raw)["messages"]))
+        except (ValueError, KeyError, TypeError):
+            return []  # a corrupt entry is a fresh session, not a failure
+
+    async def save(self, session_id: str, messages: list[BaseMessage], ttl: float) -> None:
+        from redis.exceptions import RedisError
+
+        payload = json.dumps({"id": session_id, "messages": messages_to_dict(messages)})
+        try:
+            await self._client.set(self._key(session_id), payload, px=max(1, int(ttl * 1000)))
+        except RedisError as exc:
+            raise SessionStoreError(
+                f"session store (Redis) unavailable: {type(exc).__name__}"
+            ) from None
+
+    async def delete(self, session_id: str) -> None:
+        from redis.exceptions import RedisError
+
+        try:
+            await self._client.delete(self._key(session_id))
+        except RedisError as exc:
+            raise SessionStoreError(
+                f"session store (Redis) unavailable: {type(exc).__name__}"
+            ) from None
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+
+def session_store(redis_url: str | None, max_sessions: int) -> SessionStore:
+    """Redis when a URL is configured, else process memory."""
+    if redis_url:
+        return RedisSessionStore(redis_url)
+    return MemorySessionStore(max_sessions)

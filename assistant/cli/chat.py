@@ -81,7 +81,7 @@ async def _session(
     assistant = assistant_from_settings()
     try:
         agent = None
-        if agent_name is not None:
+        if agent_name is not None and assistant.settings.sessions.redis_url is None:
             assistant.sessions = FileSessionStore(assistant.settings.sessions.path)
             agent = assistant.agent(agent_name)
         history: list[BaseMessage] = [SystemMessage(system)] if system else []
