@@ -9,12 +9,16 @@ Process model:
 
 - A few persistent worker processes (at most :data:`MAX_WORKERS`), started by the first call
   that needs one, from multiprocessing's ``forkserver`` context (``spawn`` where there is
-  none), never ``fork``: the parent runs llama.cpp threads. A persistent worker answers in about
-  0.1 ms; starting a process per call would cost milliseconds each time (see
-  ``benchmarks/calculator.py``).
+  none), never ``fork``: the parent runs llama.cpp threads. A persistent worker answers in
+  about 0.15 ms (0.7 ms through the tool); a process per call would cost about 80 ms each
+  (``benchmarks/calculator.py``). The first call of a process pays one start, about 60-80 ms.
 - A worker runs ``calculator_eval.py`` as a script (``runpy.run_path``), not as a module of the
   ``assistant`` package: importing the package's ``tools`` would load LangChain into every
-  worker (0.7 s and 30 MB each); the script needs the standard library only.
+  worker (0.7 s each); the script needs the standard library only (a worker holds ~15 MB).
+- As always with ``spawn``/``forkserver``, a new worker re-imports the parent's ``__main__``
+  module: a script using the calculator must guard its entry point with
+  ``if __name__ == "__main__":`` (the worker reports this if it fails to start), and heavy
+  top-level imports there slow each worker start, though never a call.
 - A call takes an idle worker (or starts one, or waits up to the time limit for one), sends the
   expression down a pipe and waits up to the time limit for the answer. Past the limit the
   worker is killed (SIGKILL), reaped and dropped: the caller gets "calculator timed out after
@@ -63,8 +67,8 @@ FRAMEWORK_GRACE = 1.0
 MAX_WORKERS = max(2, min(4, os.cpu_count() or 2))
 """Most worker processes at once (2 to 4, by CPU count); more concurrent calls wait their turn.
 
-Two at least, so one runaway evaluation never holds up the others; a few at most, since each
-idle worker keeps 10-30 MB (it re-imports the parent's ``__main__``, as multiprocessing does).
+Two at least, so one runaway evaluation never holds up the others; a few at most, since idle
+workers stay alive (about 15 MB each, more if the parent's ``__main__`` imports much).
 """
 EXAMPLE = {"expression": "17 * 23 + 4"}
 
@@ -107,6 +111,7 @@ class _Worker:
                 return
             problem = f"not ready after {timeout:g}s"
         except (OSError, EOFError):
+            self.process.join(_REAP_TIMEOUT)
             problem = f"exited with code {self.process.exitcode}"
         raise ToolError(
             f"calculator worker process did not start ({problem}); a script that uses the "
