@@ -19,8 +19,8 @@ from assistant.agent import Assistant
 from assistant.config import ResilienceSettings, Settings
 from assistant.errors import ProviderHTTPError
 from assistant.providers import ModelCatalog, Provider, ProviderRegistry
-from assistant.types import Availability
 from assistant.server import create_app
+from assistant.types import Availability
 
 
 class ScriptedChatModel(BaseChatModel):

@@ -226,8 +226,35 @@ class RelevantToolsMiddleware(AgentMiddleware[Any, Any]):
         return await handler(self._narrow(request))
 
 
+MIN_TOOL_RESULT_CHARS = 200
+"""Shortest a tool result is cut to when the current turn alone is over the budget."""
+
+
+def _current_turn(messages: list[BaseMessage], max_tokens: int) -> list[BaseMessage]:
+    """The turn from the last user message on, with long tool results shortened to fit."""
+    start = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=0)
+    turn = list(messages[start:])
+    tool_indexes = [i for i, m in enumerate(turn) if isinstance(m, ToolMessage)]
+    if not tool_indexes:
+        return turn
+    overflow = count_tokens_approximately(turn) - max_tokens
+    budget_chars = max(MIN_TOOL_RESULT_CHARS, (max_tokens * 4) // (2 * len(tool_indexes)))
+    for index in tool_indexes:
+        message = turn[index]
+        text = str(message.text)
+        if overflow > 0 and len(text) > budget_chars:
+            shortened = text[:budget_chars] + f"… [{len(text) - budget_chars} characters cut]"
+            turn[index] = message.model_copy(update={"content": shortened})
+            overflow -= (len(text) - len(shortened)) // 4
+    return turn
+
+
 def trim_to_budget(messages: list[BaseMessage], max_tokens: int) -> list[BaseMessage]:
-    """The newest messages that fit ``max_tokens`` (approximate count), starting at a user turn."""
+    """The newest messages that fit ``max_tokens`` (approximate count), starting at a user turn.
+
+    When even the current turn does not fit, it is kept whole from its user message on (the
+    question and its tool calls stay paired with their results), with long tool results cut.
+    """
     trimmed = trim_messages(
         messages,
         max_tokens=max_tokens,
@@ -238,8 +265,8 @@ def trim_to_budget(messages: list[BaseMessage], max_tokens: int) -> list[BaseMes
         include_system=True,
         allow_partial=False,
     )
-    if not trimmed and messages:
-        return messages[-1:]  # the latest turn alone is over budget: let the model say so
+    if not trimmed or not any(isinstance(m, HumanMessage) for m in trimmed):
+        return _current_turn(messages, max_tokens)
     return list(trimmed)
 
 

@@ -113,12 +113,14 @@ class Agent:
         self.profile = profile
         self.tools = tools
         self.sessions = sessions
+        # Order matters: tool selection runs outside the recorder, so the trajectory shows the
+        # tools actually offered; tool errors are handled inside it, so it records them.
         middleware = [
+            RelevantToolsMiddleware(profile.max_tools_offered),
             TrajectoryMiddleware(),
             ModelCallLimitMiddleware(run_limit=profile.max_model_calls, exit_behavior="end"),
             ToolCallLimitMiddleware(run_limit=profile.max_tool_calls, exit_behavior="end"),
             ToolErrorMiddleware(_tool_error_text),
-            RelevantToolsMiddleware(profile.max_tools_offered),
             ContextBudgetMiddleware(profile.context_tokens),
             ModelSettingsMiddleware(
                 {"temperature": profile.temperature, "max_tokens": profile.max_tokens}

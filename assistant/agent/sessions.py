@@ -80,7 +80,7 @@ class MemorySessionStore:
 class FileSessionStore:
     """Sessions as JSON files (the CLI's ``--session``): they outlive the process.
 
-    A file's modification time plus the TTL decides expiry; ids are hashed into file names,
+    Each file stores its expiry time (last save plus the TTL); ids are hashed into file names,
     so any id is safe. Writes go to a temporary file first, then replace the old one.
     """
 
@@ -96,12 +96,15 @@ class FileSessionStore:
         path = self._file(session_id)
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
+            expired = float(record.get("expires", 0)) <= self._clock()
+            messages = [] if expired else list(messages_from_dict(record["messages"]))
+        except FileNotFoundError:
             return []
-        if float(record.get("expires", 0)) <= self._clock():
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return []  # not UTF-8, not JSON, or not a session: a fresh session, not a failure
+        if expired:
             path.unlink(missing_ok=True)
-            return []
-        return list(messages_from_dict(record["messages"]))
+        return messages
 
     async def save(self, session_id: str, messages: list[BaseMessage], ttl: float) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -112,8 +115,11 @@ class FileSessionStore:
             "messages": messages_to_dict(messages),
         }
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(record), encoding="utf-8")
-        temporary.replace(path)
+        try:
+            temporary.write_text(json.dumps(record), encoding="utf-8")
+            temporary.replace(path)
+        finally:
+            temporary.unlink(missing_ok=True)  # only left over when the write failed
 
     async def delete(self, session_id: str) -> None:
         self._file(session_id).unlink(missing_ok=True)

@@ -21,7 +21,7 @@ from pydantic import ConfigDict
 
 from assistant.errors import AllProvidersFailed, ProviderError
 from assistant.providers.base import ToolChoice, ToolLike
-from assistant.providers.resilient import aprime, as_chunk, prime
+from assistant.providers.resilient import aprime, as_chunk, open_stream, prime
 
 Member = Runnable[LanguageModelInput, BaseMessage]
 
@@ -44,6 +44,10 @@ class FallbackChatModel(BaseChatModel):
     @property
     def _llm_type(self) -> str:
         return "assistant-fallback"
+
+    def __repr_args__(self) -> Any:
+        # short on purpose: LangChain serialises the repr for callbacks on every call
+        return [("chain", self.chain), ("labels", self.labels)]
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
@@ -97,7 +101,7 @@ class FallbackChatModel(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         failures: list[ProviderError] = []
         for member in self.members:
-            stream = aiter(member.astream(messages, **self._kwargs(stop, kwargs)))
+            stream = open_stream(member, messages, self._kwargs(stop, kwargs))
             try:
                 head = await aprime(stream)
             except Exception as exc:

@@ -62,8 +62,10 @@ from assistant.tools.framework import make_tool
 
 DEFAULT_TIMEOUT = 2.0
 """Seconds one evaluation may take when no setting says otherwise."""
-FRAMEWORK_GRACE = 1.0
-"""Seconds the framework's timeout adds to the evaluation's, so the worker's limit fires first."""
+FRAMEWORK_GRACE = 10.0
+"""Seconds the framework's timeout adds to the evaluation's. The evaluation limit is enforced
+by the worker (from when it starts evaluating); this backstop also covers starting a worker
+and waiting for a free one, which a loaded 2-core machine can stretch past a second."""
 MAX_WORKERS = max(2, min(4, os.cpu_count() or 2))
 """Most worker processes at once (2 to 4, by CPU count); more concurrent calls wait their turn.
 

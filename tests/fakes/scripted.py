@@ -62,7 +62,7 @@ class ScriptExhausted(AssertionError):
 
 def tool_call(
     name: str, args: Mapping[str, Any] | None = None, id: str | None = None
-) -> dict[str, Any]:  # noqa: A002
+) -> dict[str, Any]:
     """A tool call for :func:`call_tools`; an id is generated per call when not given."""
     return {"name": name, "args": dict(args or {}), "id": id, "type": "tool_call"}
 
