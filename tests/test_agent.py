@@ -453,6 +453,15 @@ async def test_profile_settings_reach_a_model_without_tools() -> None:
     assert "tools" not in model.calls[0].kwargs
 
 
+async def test_run_settings_override_the_profile() -> None:
+    model = ScriptedChatModel(script=[reply("ok")])
+    agent = _assistant(model, tools=[], temperature=1.5, max_tokens=50).agent(PROFILE)
+    await agent.arun("hi", model_settings={"temperature": 0.0, "max_tokens": None})
+
+    assert model.calls[0].kwargs["temperature"] == 0.0  # the run's value wins
+    assert model.calls[0].kwargs["max_tokens"] == 50  # unset in the run: the profile's
+
+
 async def test_unset_profile_settings_are_not_sent() -> None:
     model = ScriptedChatModel(script=[reply("ok")])
     await _assistant(model).agent(PROFILE).arun("hi")

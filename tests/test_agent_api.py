@@ -254,3 +254,14 @@ def test_real_agent_through_the_openai_sdk(server_url: str) -> None:
     ]
     assert finishes == ["stop"]
     assert chunks[-1].choices == [] and chunks[-1].usage is not None
+
+
+async def test_request_temperature_reaches_the_agents_model_calls() -> None:
+    model = ScriptedChatModel(script=[reply("ok")])
+    async with _client(ScriptedProvider("s", model), temperature=1.0) as client:
+        response = await client.post(
+            "/v1/chat/completions", json=_chat(temperature=0.0, max_tokens=9)
+        )
+    assert response.status_code == 200, response.text
+    assert model.calls[-1].kwargs["temperature"] == 0.0
+    assert model.calls[-1].kwargs["max_tokens"] == 9

@@ -45,9 +45,11 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 @dataclass
 class RunContext:
-    """Per-run data the middleware fills (passed as the agent's ``context``)."""
+    """Per-run data (passed as the agent's ``context``): settings in, trajectory out."""
 
     trajectory: list[TrajectoryStep] = field(default_factory=list)
+    model_settings: dict[str, Any] = field(default_factory=dict)
+    """This run's sampling settings (e.g. a request's temperature), over the profile's."""
 
 
 def _context(request: ModelRequest[Any] | ToolCallRequest) -> RunContext | None:
@@ -295,16 +297,19 @@ class ContextBudgetMiddleware(AgentMiddleware[Any, Any]):
 
 
 class ModelSettingsMiddleware(AgentMiddleware[Any, Any]):
-    """Applies sampling settings (e.g. a profile's temperature) to every model call."""
+    """Applies sampling settings to every model call: the profile's, then the run's own."""
 
     def __init__(self, settings: dict[str, Any]) -> None:
         super().__init__()
         self.settings = {key: value for key, value in settings.items() if value is not None}
 
     def _apply(self, request: ModelRequest[Any]) -> ModelRequest[Any]:
-        if not self.settings:
+        context = _context(request)
+        overrides = context.model_settings if context is not None else {}
+        settings = {**self.settings, **{k: v for k, v in overrides.items() if v is not None}}
+        if not settings:
             return request
-        return request.override(model_settings={**request.model_settings, **self.settings})
+        return request.override(model_settings={**request.model_settings, **settings})
 
     def wrap_model_call(
         self, request: ModelRequest[Any], handler: Callable[[ModelRequest[Any]], Any]

@@ -165,11 +165,18 @@ class Agent:
         return {"recursion_limit": self.recursion_limit}
 
     async def arun(
-        self, conversation: str | Sequence[BaseMessage], *, session_id: str | None = None
+        self,
+        conversation: str | Sequence[BaseMessage],
+        *,
+        session_id: str | None = None,
+        model_settings: dict[str, Any] | None = None,
     ) -> AgentResult:
-        """Run one turn: the answer, the conversation and the trajectory."""
+        """Run one turn: the answer, the conversation and the trajectory.
+
+        ``model_settings`` (e.g. ``{"temperature": 0}``) override the profile's for this turn.
+        """
         messages = await self._history(session_id, _as_messages(conversation))
-        context = RunContext()
+        context = RunContext(model_settings=dict(model_settings or {}))
         try:
             state = await self.graph.ainvoke(
                 {"messages": messages}, config=self._config(), context=context
@@ -191,11 +198,15 @@ class Agent:
         )
 
     async def astream(
-        self, conversation: str | Sequence[BaseMessage], *, session_id: str | None = None
+        self,
+        conversation: str | Sequence[BaseMessage],
+        *,
+        session_id: str | None = None,
+        model_settings: dict[str, Any] | None = None,
     ) -> AsyncIterator[AgentEvent]:
         """Run one turn, yielding tool activity and answer text as they happen, then the result."""
         messages = await self._history(session_id, _as_messages(conversation))
-        context = RunContext()
+        context = RunContext(model_settings=dict(model_settings or {}))
         state_messages: list[BaseMessage] = messages
         streamed: set[str] = set()
         try:

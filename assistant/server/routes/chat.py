@@ -141,13 +141,18 @@ def _error_frame(exc: Exception, secrets: list[str]) -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
+_AGENT_SETTINGS = frozenset({"temperature", "top_p", "max_tokens", "seed"})
+"""Request fields that apply to every model call of an agent turn (over the profile's)."""
+
+
 async def _agent_completion(body: ChatCompletionRequest, assistant: AssistantDep) -> Any:
     """An agent profile answers: the whole turn, or its events as they happen."""
     agent = assistant.agent(body.model)
     messages = body.langchain_messages()
     completion = completion_id()
+    overrides = body.sampling().as_kwargs(supported=_AGENT_SETTINGS)
     if not body.stream:
-        result = await agent.arun(messages)
+        result = await agent.arun(messages, model_settings=overrides)
         usage = result.usage
         answer = AIMessage(
             content=result.answer,
@@ -158,7 +163,7 @@ async def _agent_completion(body: ChatCompletionRequest, assistant: AssistantDep
             },
         )
         return JSONResponse(completion_body(completion, body.model, answer))
-    events = aiter(agent.astream(messages))
+    events = aiter(agent.astream(messages, model_settings=overrides))
     try:
         first = await anext(events, None)
     except BaseException:
