@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -44,6 +44,8 @@ router = APIRouter(prefix="/v1", tags=["chat"])
 
 DONE = "[DONE]"
 
+T = TypeVar("T")
+
 
 def _runnable(
     assistant: AssistantDep, body: ChatCompletionRequest
@@ -55,42 +57,16 @@ def _runnable(
     return model
 
 
-def _as_ai_chunk(message: BaseMessage | None) -> AIMessageChunk | None:
-    if message is None or isinstance(message, AIMessageChunk):
-        return message
-    return AIMessageChunk(content=message.content)
-
-
 def _event(data: str) -> bytes:
     return b"data: " + data.encode() + b"\n\n"
 
 
-async def _events(
-    writer: ChunkWriter,
-    first: AIMessageChunk | None,
-    stream: AsyncIterator[BaseMessage],
-    include_usage: bool,
-    secrets: list[str],
-) -> AsyncIterator[bytes]:
-    """The server-sent events of one answer; closing this closes the model's stream."""
-    yield _event(writer.role())
-    try:
-        chunk = first
-        while chunk is not None:
-            frame = writer.delta(chunk)
-            if frame is not None:
-                yield _event(frame)
-            chunk = _as_ai_chunk(await anext(stream, None))
-        yield _event(writer.finish())
-        if include_usage:
-            yield _event(writer.usage())
-    except Exception as exc:
-        yield _event(_error_frame(exc, secrets))
-    finally:
-        closer = getattr(stream, "aclose", None)
-        if closer is not None:
-            await closer()
-    yield _event(DONE)
+def _model_frames(writer: ChunkWriter, message: BaseMessage) -> list[bytes]:
+    chunk = (
+        message if isinstance(message, AIMessageChunk) else AIMessageChunk(content=message.content)
+    )
+    frame = writer.delta(chunk)
+    return [] if frame is None else [_event(frame)]
 
 
 def _agent_frames(writer: ChunkWriter, event: AgentEvent) -> list[bytes]:
@@ -108,28 +84,33 @@ def _agent_frames(writer: ChunkWriter, event: AgentEvent) -> list[bytes]:
     return []
 
 
-async def _agent_events(
+async def _events(
     writer: ChunkWriter,
-    first: AgentEvent | None,
-    events: AsyncIterator[AgentEvent],
+    first: T | None,
+    rest: AsyncIterator[T],
+    frames: Callable[[ChunkWriter, T], list[bytes]],
     include_usage: bool,
     secrets: list[str],
 ) -> AsyncIterator[bytes]:
-    """The server-sent events of an agent turn: tool activity as reasoning, then the answer."""
+    """The server-sent events of one answer: role chunk, ``frames`` of each item, finish chunk,
+    usage chunk if asked, ``[DONE]``; a failure is one error frame. Closing this closes ``rest``
+    (which stops generation)."""
     yield _event(writer.role())
     try:
-        event = first
-        while event is not None:
-            for frame in _agent_frames(writer, event):
+        item = first
+        while item is not None:
+            for frame in frames(writer, item):
                 yield frame
-            event = await anext(events, None)
+            item = await anext(rest, None)
         yield _event(writer.finish())
         if include_usage:
             yield _event(writer.usage())
     except Exception as exc:
         yield _event(_error_frame(exc, secrets))
     finally:
-        await events.aclose()  # type: ignore[attr-defined]
+        closer = getattr(rest, "aclose", None)
+        if closer is not None:
+            await closer()
     yield _event(DONE)
 
 
@@ -170,11 +151,8 @@ async def _agent_completion(body: ChatCompletionRequest, assistant: AssistantDep
         await events.aclose()  # type: ignore[attr-defined]
         raise
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    return _sse(
-        _agent_events(
-            ChunkWriter(completion, body.model), first, events, include_usage, assistant.secrets()
-        )
-    )
+    writer = ChunkWriter(completion, body.model)
+    return _sse(_events(writer, first, events, _agent_frames, include_usage, assistant.secrets()))
 
 
 def _sse(events: AsyncIterator[bytes]) -> StreamingResponse:
@@ -206,4 +184,4 @@ async def create_chat_completion(body: ChatCompletionRequest, assistant: Assista
         raise
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     writer = ChunkWriter(completion, body.model)
-    return _sse(_events(writer, _as_ai_chunk(first), stream, include_usage, assistant.secrets()))
+    return _sse(_events(writer, first, stream, _model_frames, include_usage, assistant.secrets()))
