@@ -226,10 +226,15 @@ class ProfileSettings(Section):
 class SessionSettings(Section):
     """Where conversations continued by id are kept."""
 
-    path: Path = Field(
-        Path.home() / ".local" / "state" / "assistant" / "sessions",
-        description="Folder of the CLI's `--session` conversations (one JSON file each).",
+    path: Path | None = Field(
+        None,
+        description="Folder of the CLI's `--session` conversations (one JSON file each); "
+        "empty: `~/.local/state/assistant/sessions`.",
     )
+
+    def folder(self) -> Path:
+        """The sessions folder, defaulting to one under the user's home."""
+        return self.path or Path.home() / ".local" / "state" / "assistant" / "sessions"
     redis_url: str | None = Field(None, description="Redis URL; empty: in process memory.")
     max_sessions: int = Field(10_000, ge=1, description="In-memory sessions kept (oldest go).")
 

@@ -82,7 +82,7 @@ async def _session(
     try:
         agent = None
         if agent_name is not None and assistant.settings.sessions.redis_url is None:
-            assistant.sessions = FileSessionStore(assistant.settings.sessions.path)
+            assistant.sessions = FileSessionStore(assistant.settings.sessions.folder())
             agent = assistant.agent(agent_name)
         history: list[BaseMessage] = [SystemMessage(system)] if system else []
 
