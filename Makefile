@@ -52,7 +52,10 @@ test-deps: ## Install the servers the tests run for real (redis-server) with apt
 	fi
 
 setup: system-deps uv-install ## Create/refresh .venv from uv.lock (all dependency groups)
-	$(UV) sync --locked
+	@# Offline first: the package index's cache headers make uv re-download sdists after a few
+	@# minutes, and a re-downloaded llama-cpp-python sdist is rebuilt (~6 min on 2 cores) even
+	@# though a wheel built from the same file is cached. Online only when the cache lacks a file.
+	@$(UV) sync --locked --offline --quiet 2>/dev/null || $(UV) sync --locked
 
 serve: setup ## Serve the OpenAI-compatible API (HOST, PORT overridable)
 	$(RUN) assistant serve --host $(HOST) --port $(PORT)
