@@ -235,8 +235,50 @@ class SessionSettings(Section):
     def folder(self) -> Path:
         """The sessions folder, defaulting to one under the user's home."""
         return self.path or Path.home() / ".local" / "state" / "assistant" / "sessions"
+
     redis_url: str | None = Field(None, description="Redis URL; empty: in process memory.")
     max_sessions: int = Field(10_000, ge=1, description="In-memory sessions kept (oldest go).")
+
+
+class PriceSettings(Section):
+    """What a model costs, in US dollars per million tokens."""
+
+    input_per_million: float = Field(0.0, ge=0, description="Price of a million prompt tokens.")
+    output_per_million: float = Field(0.0, ge=0, description="Price of a million answer tokens.")
+
+
+def _default_prices() -> dict[str, PriceSettings]:
+    prices = {
+        "openai:gpt-4o-mini": (0.15, 0.60),
+        "openai:gpt-4.1-mini": (0.40, 1.60),
+        "anthropic:claude-sonnet-4-5": (3.0, 15.0),
+        "anthropic:claude-haiku-4-5": (1.0, 5.0),
+        "openrouter:openai/gpt-4o-mini": (0.15, 0.60),
+    }
+    return {
+        ref: PriceSettings(input_per_million=i, output_per_million=o)
+        for ref, (i, o) in prices.items()
+    }
+
+
+class EvalSettings(Section):
+    """The eval harness: where runs are stored, how hard it pushes providers, what models cost."""
+
+    db: Path = Field(Path("evals/runs.duckdb"), description="The DuckDB file that stores runs.")
+    timeout: float = Field(120.0, gt=0, description="Seconds one case may take per target.")
+    retries: int = Field(1, ge=0, le=5, description="Reruns of a case after a transient failure.")
+    concurrency: dict[str, int] = Field(
+        default_factory=lambda: {"local": 1},
+        description="Cases in flight per provider, e.g. `{local = 1, openai = 8}`.",
+    )
+    default_concurrency: int = Field(4, ge=1, description="Cases in flight for other providers.")
+    judge_model: str = Field(
+        "local:smollm2", description="Model of `llm_judge` and ragas scorers unless they name one."
+    )
+    prices: dict[str, PriceSettings] = Field(
+        default_factory=_default_prices,
+        description="Prices by model ref, for each case's cost; models not listed cost 0.",
+    )
 
 
 class ServerSettings(Section):
@@ -293,6 +335,7 @@ class Settings(BaseSettings):
         description="Agent profiles by name, served as models (`assistant` by default).",
     )
     sessions: SessionSettings = Field(default_factory=SessionSettings)
+    evals: EvalSettings = Field(default_factory=EvalSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 

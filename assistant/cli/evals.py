@@ -1,0 +1,371 @@
+"""``assistant eval``: run datasets against targets, list and show runs, compare, gate, report.
+
+The harness lives in the ``evals`` package, imported only when one of these commands runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from assistant.cli.common import (
+    EXIT_CONFIG,
+    EXIT_ERROR,
+    app,
+    err,
+    fail,
+    out,
+    settings_from_environment,
+)
+
+if TYPE_CHECKING:
+    from evals.store import EvalStore
+
+eval_app = typer.Typer(
+    help="Evaluate models and agents on datasets; every run is stored in DuckDB."
+)
+app.add_typer(eval_app, name="eval")
+
+DbOption = Annotated[
+    Path | None, typer.Option("--db", help="The eval store (default: evals.db setting).")
+]
+
+
+def _store(db: Path | None, *, read_only: bool = True) -> EvalStore:
+    from evals.store import EvalStore, StoreError
+
+    path = db or settings_from_environment().evals.db
+    try:
+        return EvalStore(path, read_only=read_only)
+    except StoreError as exc:
+        fail(str(exc), EXIT_ERROR)
+
+
+def _fmt(value: Any, spec: str = ".3f") -> str:
+    if value is None or (isinstance(value, float) and value != value):  # None or NaN
+        return "—"
+    return format(value, spec)
+
+
+def _leaderboard_table(frame: Any, title: str) -> Table:
+    from evals.stats import leaderboard
+
+    board = leaderboard(frame)
+    several_runs = board["run_id"].nunique() > 1
+    table = Table(title=title, title_justify="left")
+    columns = ["run"] if several_runs else []
+    columns += ["target", "scorer", "mean", "95% CI", "cases", "errors", "p50 s", "cost $"]
+    for column in columns:
+        table.add_column(
+            column, justify="left" if column in ("run", "target", "scorer") else "right"
+        )
+    for row in board.to_dict("records"):
+        cells = [str(row["run_id"])] if several_runs else []
+        cells += [
+            str(row["target"]),
+            str(row["scorer"]),
+            _fmt(row["mean"]),
+            f"{_fmt(row['ci_low'], '.2f')}-{_fmt(row['ci_high'], '.2f')}",
+            str(row["n_cases"]),
+            str(row["n_errors"]),
+            _fmt(row["latency_p50_s"], ".2f"),
+            _fmt(row["cost_usd"], ".4f"),
+        ]
+        table.add_row(*cells)
+    return table
+
+
+@eval_app.command("run")
+def run(
+    dataset: Annotated[
+        str, typer.Argument(help="A dataset file (.jsonl .json .yaml .csv) or bundled name.")
+    ],
+    target: Annotated[
+        list[str],
+        typer.Option(
+            "--target", "-t", help="Model ref, chain, agent profile or py:module:function."
+        ),
+    ],
+    repeat: Annotated[
+        int, typer.Option(help="Run every case this many times (variance).", min=1)
+    ] = 1,
+    resume: Annotated[str | None, typer.Option(help="Continue an interrupted run by id.")] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option(help="Only cases with this tag (repeatable).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N cases.", min=1)] = None,
+    db: DbOption = None,
+) -> None:
+    """Run a dataset against one or more targets; Ctrl-C stops cleanly (resume with --resume)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from assistant.agent import build_assistant
+    from evals.api import run_options, scorer_factory
+    from evals.dataset import Dataset, DatasetError, load_dataset
+    from evals.runner import EvalError, run_eval
+
+    settings = settings_from_environment()
+    try:
+        data = load_dataset(dataset)
+    except DatasetError as exc:
+        fail(str(exc), EXIT_CONFIG)
+    if tag:
+        data = data.filter(tags=tag)
+    if limit:
+        data = Dataset(
+            name=data.name,
+            cases=data.cases[:limit],
+            path=data.path,
+            default_scorers=data.default_scorers,
+        )
+    if not len(data):
+        fail("no case to run (check --tag and --limit)", EXIT_CONFIG)
+    assistant = build_assistant(settings)
+    store = _store(db, read_only=False)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("errors {task.fields[errors]}"),
+        TimeRemainingColumn(),
+        console=err,
+    )
+    task = progress.add_task("eval", total=None, errors=0)
+    errors = 0
+
+    def started(run: Any, units: int) -> None:
+        progress.update(task, description=f"{run.run_id} {data.name}", total=units)
+        if run.n_results:
+            err.print(f"[dim]resuming {run.run_id}: {run.n_results} results kept[/]")
+
+    def advanced(result: Any) -> None:
+        nonlocal errors
+        errors += result.output.error is not None
+        progress.update(task, advance=1, errors=errors)
+
+    async def main() -> Any:
+        try:
+            return await run_eval(
+                data,
+                target,
+                store=store,
+                assistant=assistant,
+                make_scorer=scorer_factory(assistant),
+                options=run_options(settings, repeat),
+                resume=resume,
+                on_result=advanced,
+                on_start=started,
+            )
+        finally:
+            await assistant.aclose()
+
+    try:
+        with progress:
+            summary = asyncio.run(main())
+    except KeyboardInterrupt:
+        run_ids = [run.run_id for run in store.runs() if run.status == "interrupted"]
+        store.close()
+        hint = f": resume with --resume {run_ids[0]}" if run_ids else ""
+        err.print(f"[yellow]interrupted{hint}[/]")
+        raise typer.Exit(130) from None
+    except EvalError as exc:
+        store.close()
+        fail(str(exc), EXIT_CONFIG)
+    try:
+        out.print(_leaderboard_table(store.frame([summary.run_id]), f"Run {summary.run_id}"))
+    finally:
+        store.close()
+    err.print(
+        f"[dim]{summary.done} results in {summary.seconds:.1f}s, {summary.errors} target errors; "
+        f"stored in {store.path}[/]"
+    )
+
+
+@eval_app.command("list")
+def list_runs(db: DbOption = None) -> None:
+    """List the stored runs, newest first."""
+    with _store(db) as store:
+        table = Table(title=f"Runs in {store.path}", title_justify="left")
+        for column in (
+            "run",
+            "status",
+            "dataset",
+            "targets",
+            "repeats",
+            "results",
+            "started",
+            "commit",
+        ):
+            table.add_column(column)
+        for run in store.runs():
+            table.add_row(
+                run.run_id,
+                run.status,
+                run.dataset_name,
+                ", ".join(run.targets),
+                str(run.repeats),
+                f"{run.n_results}/{run.n_cases * len(run.targets) * run.repeats}",
+                f"{run.created_at:%Y-%m-%d %H:%M}",
+                (run.git_commit or "")[:10],
+            )
+        out.print(table)
+
+
+@eval_app.command("show")
+def show(
+    run: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")],
+    db: DbOption = None,
+) -> None:
+    """Show one run: its record and its leaderboard with confidence intervals."""
+    from evals.store import StoreError
+
+    with _store(db) as store:
+        try:
+            info = store.run(run)
+        except StoreError as exc:
+            fail(str(exc), EXIT_CONFIG)
+        err.print(
+            f"[bold]{info.run_id}[/] {info.status} · dataset {info.dataset_name} "
+            f"({info.dataset_hash[:12]}) · {info.n_results} results · "
+            f"commit {(info.git_commit or '?')[:10]}"
+        )
+        out.print(_leaderboard_table(store.frame([info.run_id]), f"Run {info.run_id}"))
+
+
+@eval_app.command("compare")
+def compare_cmd(
+    a: Annotated[str, typer.Argument(help="A run id, or a target (within --run).")],
+    b: Annotated[str, typer.Argument(help="The other run id or target.")],
+    run: Annotated[
+        str | None, typer.Option(help="The run holding both targets (default: the latest).")
+    ] = None,
+    scorer: Annotated[
+        str | None, typer.Option(help="Compare on one scorer (default: the mean of all).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Paired comparison of two targets or runs: difference per case, bootstrap 95% CI."""
+    from evals.stats import Selector, compare
+
+    with _store(db) as store:
+        runs = store.runs()
+        ids = {info.run_id for info in runs}
+        try:
+            if (
+                any(x.startswith(a) for x in ids)
+                and any(x.startswith(b) for x in ids)
+                and run is None
+            ):
+                run_a, run_b = store.run(a), store.run(b)
+                frame = store.frame([run_a.run_id, run_b.run_id])
+                sel_a, sel_b = Selector(run_id=run_a.run_id), Selector(run_id=run_b.run_id)
+            else:
+                holder = (
+                    store.run(run)
+                    if run
+                    else next((r for r in runs if {a, b} <= set(r.targets)), None)
+                )
+                if holder is None:
+                    fail(f"no run has both targets '{a}' and '{b}': give --run", EXIT_CONFIG)
+                frame = store.frame([holder.run_id])
+                sel_a, sel_b = (
+                    Selector(run_id=holder.run_id, target=a),
+                    Selector(run_id=holder.run_id, target=b),
+                )
+            result = compare(frame, sel_a, sel_b, scorer=scorer)
+        except ValueError as exc:
+            fail(str(exc), EXIT_CONFIG)
+    out.print(result.summary())
+    table = Table(title="Cases, worst change first", title_justify="left")
+    for column in ("case", "a", "b", "diff"):
+        table.add_column(column)
+    for row in result.cases.head(15).to_dict("records"):
+        table.add_row(
+            str(row["case_id"]),
+            _fmt(row["score_a"]),
+            _fmt(row["score_b"]),
+            _fmt(row["diff"], "+.3f"),
+        )
+    out.print(table)
+    ops_a, ops_b = result.ops_a, result.ops_b
+    out.print(
+        f"latency p50 {_fmt(ops_a.latency_p50_s, '.2f')}s vs {_fmt(ops_b.latency_p50_s, '.2f')}s · "
+        f"cost {_fmt(ops_a.cost_usd, '.4f')} vs {_fmt(ops_b.cost_usd, '.4f')} USD"
+    )
+
+
+@eval_app.command("gate")
+def gate_cmd(
+    baseline: Annotated[str, typer.Option(help="The baseline run id.")],
+    candidate: Annotated[
+        str | None, typer.Option(help="The run to check (default: the latest).")
+    ] = None,
+    max_drop: Annotated[float, typer.Option(help="Tolerated drop of a mean score (0..1).")] = 0.0,
+    scorer: Annotated[str | None, typer.Option(help="Gate on one scorer only.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Exit non-zero when a score dropped beyond --max-drop, significantly (regression gate)."""
+    from evals.stats import gate
+
+    with _store(db) as store:
+        base = store.run(baseline)
+        cand = (
+            store.run(candidate)
+            if candidate
+            else next(r for r in store.runs() if r.run_id != base.run_id)
+        )
+        result = gate(
+            store.frame([base.run_id]), store.frame([cand.run_id]), max_drop=max_drop, scorer=scorer
+        )
+    for line in result.lines:
+        colour = {"pass": "green", "warn": "yellow", "fail": "red"}.get(line.status, "white")
+        out.print(f"[{colour}]{line.status:4}[/] {line.target} {line.scorer}: {line.reason}")
+    out.print(result.message)
+    raise typer.Exit(result.exit_code)
+
+
+@eval_app.command("report")
+def report(
+    run: Annotated[str, typer.Argument(help="Run id.")],
+    html: Annotated[Path, typer.Option("--html", help="Write a self-contained HTML report here.")],
+    db: DbOption = None,
+) -> None:
+    """Write a self-contained HTML report (leaderboard, charts, per-case table)."""
+    from dataclasses import asdict
+
+    from evals.report import render_html
+
+    with _store(db) as store:
+        info = store.run(run)
+        page = render_html(
+            store.frame([info.run_id]), title=f"Eval {info.dataset_name}", runs_meta=[asdict(info)]
+        )
+    html.parent.mkdir(parents=True, exist_ok=True)
+    html.write_text(page, encoding="utf-8")
+    out.print(f"wrote {html} ({len(page) // 1024} KB)")
+
+
+@eval_app.command("export")
+def export(
+    run: Annotated[str, typer.Argument(help="Run id.")],
+    parquet: Annotated[Path | None, typer.Option(help="Write Parquet here.")] = None,
+    csv: Annotated[Path | None, typer.Option(help="Write CSV here.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Export a run's results and scores (one row per score) to Parquet or CSV."""
+    if parquet is None and csv is None:
+        fail("give --parquet FILE or --csv FILE", EXIT_CONFIG)
+    with _store(db) as store:
+        for path in (parquet, csv):
+            if path is not None:
+                out.print(f"wrote {store.export(run, path)}")

@@ -1,0 +1,90 @@
+"""The harness from Python (notebooks, scripts): one call runs and stores an eval.
+
+from evals import evaluate, open_store, leaderboard
+summary = await evaluate("tool_use", ["local:smollm2", "assistant"], repeats=2)
+with open_store() as store:
+    print(leaderboard(store.frame([summary.run_id])))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from evals.dataset import Dataset, load_dataset
+from evals.runner import ProgressHook, RunOptions, RunSummary, ScorerFactory, run_eval
+from evals.scorers import build_scorer
+from evals.store import EvalStore
+from evals.types import Scorer, ScorerSpec
+
+if TYPE_CHECKING:
+    from assistant.agent import Assistant
+    from assistant.config import Settings
+
+
+def scorer_factory(assistant: Assistant) -> ScorerFactory:
+    """Builds scorers whose judges are the assistant's models (default: ``evals.judge_model``)."""
+    judge = assistant.settings.evals.judge_model
+
+    def make(spec: ScorerSpec) -> Scorer:
+        return build_scorer(spec, chat_model=assistant.chat_model, judge_model=judge)
+
+    return make
+
+
+def open_store(
+    db: str | Path | None = None, *, read_only: bool = True, settings: Settings | None = None
+) -> EvalStore:
+    """The eval store (``evals.db`` by default), read-only unless asked."""
+    if db is None:
+        from assistant.config import load_settings
+
+        db = (settings or load_settings()).evals.db
+    return EvalStore(db, read_only=read_only)
+
+
+def run_options(settings: Settings, repeats: int = 1) -> RunOptions:
+    """Run options from the ``evals`` settings."""
+    evals = settings.evals
+    return RunOptions(
+        repeats=repeats,
+        timeout=evals.timeout,
+        retries=evals.retries,
+        concurrency=dict(evals.concurrency),
+        default_concurrency=evals.default_concurrency,
+    )
+
+
+async def evaluate(
+    dataset: str | Path | Dataset | Any,
+    targets: Sequence[str | Callable[..., Any]],
+    *,
+    repeats: int = 1,
+    db: str | Path | None = None,
+    resume: str | None = None,
+    assistant: Assistant | None = None,
+    on_result: ProgressHook | None = None,
+) -> RunSummary:
+    """Run ``dataset`` (a path, bundled name, DataFrame or Dataset) against ``targets``, stored."""
+    from assistant.agent import build_assistant
+    from assistant.config import load_settings
+
+    owned = assistant is None
+    assistant = assistant or build_assistant(load_settings())
+    data = dataset if isinstance(dataset, Dataset) else load_dataset(dataset)
+    try:
+        with EvalStore(db or assistant.settings.evals.db) as store:
+            return await run_eval(
+                data,
+                targets,
+                store=store,
+                assistant=assistant,
+                make_scorer=scorer_factory(assistant),
+                options=run_options(assistant.settings, repeats),
+                resume=resume,
+                on_result=on_result,
+            )
+    finally:
+        if owned:
+            await assistant.aclose()
