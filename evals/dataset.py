@@ -443,7 +443,7 @@ _YamlLoader.yaml_implicit_resolvers = {
 
 def _read_yaml(text: str, label: str) -> tuple[list[_Record], list[DatasetProblem]]:
     try:
-        data = yaml.load(text, Loader=_YamlLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_YamlLoader)  # noqa: S506  # nosec B506 - a SafeLoader subclass
         node = yaml.compose(text, Loader=_YamlLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)

@@ -328,7 +328,8 @@ def gate_cmd(
             store.frame([base.run_id]), store.frame([cand.run_id]), max_drop=max_drop, scorer=scorer
         )
     for line in result.lines:
-        colour = {"pass": "green", "warn": "yellow", "fail": "red"}.get(line.status, "white")
+        colours = {"pass": "green", "warn": "yellow", "fail": "red"}  # nosec B105 - not a secret
+        colour = colours.get(line.status, "white")
         out.print(f"[{colour}]{line.status:4}[/] {line.target} {line.scorer}: {line.reason}")
     out.print(result.message)
     raise typer.Exit(result.exit_code)

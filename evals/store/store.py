@@ -338,16 +338,15 @@ class EvalStore:
     def frame(self, run_ids: Iterable[str] | None = None) -> Any:
         """One row per (run, case, target, repeat, scorer): a pandas DataFrame for statistics."""
         ids = list(run_ids) if run_ids is not None else None
-        where = "" if ids is None else "WHERE r.run_id IN (SELECT unnest(?::TEXT[]))"
-        query = f"""
+        query = """
             SELECT r.run_id, r.case_id, r.target, r.repeat, s.scorer, s.value,
                    s.error AS score_error, s.reason, r.error, r.output, r.latency_s, r.ttft_s,
                    r.prompt_tokens, r.completion_tokens, r.cost_usd, r.tags
             FROM results r LEFT JOIN scores s USING (run_id, case_id, target, repeat)
-            {where}
+            WHERE ?::BOOLEAN OR r.run_id IN (SELECT unnest(?::TEXT[]))
             ORDER BY r.run_id, r.case_id, r.target, r.repeat, s.scorer
-        """  # noqa: S608 - the only interpolation is a fixed clause; values are parameters
-        frame = self._db.execute(query, [] if ids is None else [ids]).df()
+        """
+        frame = self._db.execute(query, [ids is None, ids or []]).df()
         frame["tags"] = frame["tags"].map(
             lambda text: json.loads(text) if isinstance(text, str) else []
         )
