@@ -18,6 +18,9 @@ export NO_MKDOCS_2_WARNING := 1
 # .pyc files every process would recompile LangChain from source on import (seconds each).
 export UV_COMPILE_BYTECODE := 1
 
+# apt-get as root here; through sudo on machines (e.g. GitHub's runners) where we are not root
+APT := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
+
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
@@ -42,13 +45,13 @@ uv-install: ## Install uv with pip if it is not available
 system-deps: ## Install a C/C++ compiler with apt-get when missing (llama-cpp-python builds from source)
 	@if ! command -v c++ >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
 		echo "no C++ compiler: installing build-essential with apt-get"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential; \
+		$(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq build-essential; \
 	fi
 
 test-deps: ## Install the servers the tests run for real (redis-server) with apt-get when missing
 	@if ! command -v redis-server >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
 		echo "no redis-server: installing it with apt-get"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
+		$(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq redis-server; \
 	fi
 
 setup: system-deps uv-install ## Create/refresh .venv from uv.lock (all dependency groups)
