@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import duckdb
+
 from assistant.errors import AssistantError, ProviderError
 from evals.dataset import Dataset
 from evals.store import EvalStore, RunInfo, StoreError
@@ -100,7 +102,7 @@ def _versions() -> dict[str, str]:
 
 
 def _specs_for(case: Case, defaults: Sequence[ScorerSpec]) -> list[ScorerSpec]:
-    if case.scorers:
+    if case.scorers is not None:  # its own, even `[]` (no scorer), as datasets/README.md says
         return list(case.scorers)
     if defaults:
         return list(defaults)
@@ -196,9 +198,15 @@ async def run_eval(
 
     for case in dataset:  # every scorer must build before anything runs
         try:
-            scorers_for(case)
+            labels = [scorer.name for scorer in scorers_for(case)]
         except ValueError as exc:
             raise EvalError(f"case '{case.id}': {exc}") from None
+        twice = sorted({label for label in labels if labels.count(label) > 1})
+        if twice:  # scores are stored per (result, scorer name): one would overwrite the other
+            raise EvalError(
+                f"case '{case.id}': two scorers record under the name '{twice[0]}': "
+                "give one of them a `label`"
+            )
 
     if resume is None:
         run = RunInfo(
@@ -273,19 +281,35 @@ async def run_eval(
         if on_result is not None:
             on_result(result)
 
+    tasks = [asyncio.ensure_future(unit(*item)) for item in units]
     status = "failed"
     try:
-        await asyncio.gather(*(unit(*item) for item in units))
+        await asyncio.gather(*tasks)
+        writer.flush()
         status = "completed"
     except (asyncio.CancelledError, KeyboardInterrupt):
         status = "interrupted"
         raise
     finally:
         try:
-            writer.flush()
-            store.finish_run(run.run_id, status)
-        except StoreError:
-            logger.exception("could not record the end of run %s", run.run_id)
-        summary.status = status
-        summary.seconds = time.perf_counter() - started
+            # After a failure (a write that failed), gather leaves the other units running:
+            # stop them, so no target is called for a run that is over.
+            pending = [task for task in tasks if not task.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        finally:
+            # Keep what finished before an interruption or a failure, and record the end
+            # even when that write fails too, so no run stays "running".
+            try:
+                writer.flush()
+            except (StoreError, duckdb.Error):
+                logger.exception("could not store the last results of run %s", run.run_id)
+            try:
+                store.finish_run(run.run_id, status)
+            except (StoreError, duckdb.Error):
+                logger.exception("could not record the end of run %s", run.run_id)
+            summary.status = status
+            summary.seconds = time.perf_counter() - started
     return summary

@@ -110,9 +110,11 @@ def run(
     )
 
     from assistant.agent import build_assistant
+    from assistant.errors import AssistantError
     from evals.api import run_options, scorer_factory
     from evals.dataset import Dataset, DatasetError, load_dataset
     from evals.runner import EvalError, run_eval
+    from evals.targets import resolve_target
 
     settings = settings_from_environment()
     try:
@@ -131,6 +133,11 @@ def run(
     if not len(data):
         fail("no case to run (check --tag and --limit)", EXIT_CONFIG)
     assistant = build_assistant(settings)
+    try:  # before the store and the progress bar: a wrong target is one line, no file created
+        targets = [resolve_target(spec, assistant) for spec in target]
+    except AssistantError as exc:
+        assistant.close()
+        fail(str(exc), EXIT_CONFIG)
     store = _store(db, read_only=False)
     progress = Progress(
         TextColumn("[bold]{task.description}"),
@@ -157,7 +164,7 @@ def run(
         try:
             return await run_eval(
                 data,
-                target,
+                targets,
                 store=store,
                 assistant=assistant,
                 make_scorer=scorer_factory(assistant),
@@ -322,8 +329,12 @@ def gate_cmd(
         cand = (
             store.run(candidate)
             if candidate
-            else next(r for r in store.runs() if r.run_id != base.run_id)
+            else next((r for r in store.runs() if r.run_id != base.run_id), None)
         )
+        if cand is None:
+            fail(
+                f"no run besides the baseline {base.run_id} to check: give --candidate", EXIT_CONFIG
+            )
         result = gate(
             store.frame([base.run_id]), store.frame([cand.run_id]), max_drop=max_drop, scorer=scorer
         )
