@@ -9,8 +9,9 @@
 SHELL := /bin/bash
 
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
-# --locked: fail instead of silently rewriting uv.lock when it is out of date with pyproject.toml.
-RUN := $(UV) run --locked
+# --locked: fail instead of silently rewriting uv.lock when it is out of date with pyproject.toml;
+# --offline: `setup` has installed everything, and uv must not re-fetch (and rebuild) sdists.
+RUN := $(UV) run --locked --offline
 
 # Material for MkDocs prints an end-of-life banner on every build; keep CI logs readable.
 export NO_MKDOCS_2_WARNING := 1

@@ -145,19 +145,27 @@ async def _agent_completion(body: ChatCompletionRequest, assistant: AssistantDep
         )
         return JSONResponse(completion_body(completion, body.model, answer))
     events = aiter(agent.astream(messages, model_settings=overrides))
+    return await _streaming_response(body, completion, events, _agent_frames, assistant.secrets())
+
+
+async def _streaming_response(
+    body: ChatCompletionRequest,
+    completion: str,
+    items: AsyncIterator[T],
+    frames: Callable[[ChunkWriter, T], list[bytes]],
+    secrets: list[str],
+) -> StreamingResponse:
+    """Await the first item before answering (a failure before any output is an HTTP error,
+    and fallbacks still apply), then stream the rest as server-sent events."""
     try:
-        first = await anext(events, None)
+        first = await anext(items, None)
     except BaseException:
-        await events.aclose()  # type: ignore[attr-defined]
+        await items.aclose()  # type: ignore[attr-defined]
         raise
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     writer = ChunkWriter(completion, body.model)
-    return _sse(_events(writer, first, events, _agent_frames, include_usage, assistant.secrets()))
-
-
-def _sse(events: AsyncIterator[bytes]) -> StreamingResponse:
     return StreamingResponse(
-        events,
+        _events(writer, first, items, frames, include_usage, secrets),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -177,11 +185,4 @@ async def create_chat_completion(body: ChatCompletionRequest, assistant: Assista
         return JSONResponse(completion_body(completion, body.model, message))
 
     stream = open_stream(runnable, messages, kwargs)
-    try:
-        first = await anext(stream, None)
-    except BaseException:
-        await stream.aclose()  # type: ignore[attr-defined]
-        raise
-    include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    writer = ChunkWriter(completion, body.model)
-    return _sse(_events(writer, first, stream, _model_frames, include_usage, assistant.secrets()))
+    return await _streaming_response(body, completion, stream, _model_frames, assistant.secrets())
