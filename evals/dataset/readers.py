@@ -109,7 +109,8 @@ _YamlLoader.yaml_implicit_resolvers = {
 
 def _read_yaml(text: str, label: str) -> tuple[list[_Record], list[DatasetProblem]]:
     try:
-        data = yaml.load(text, Loader=_YamlLoader)  # noqa: S506  # nosec B506 - a SafeLoader subclass
+        # _YamlLoader is a SafeLoader subclass
+        data = yaml.load(text, Loader=_YamlLoader)  # noqa: S506  # nosec B506
         node = yaml.compose(text, Loader=_YamlLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
