@@ -16,7 +16,7 @@ import pytest
 from assistant.agent import Assistant, build_assistant
 from assistant.config import Settings, load_settings
 
-pytest_plugins = ["tests.fakes.fixtures"]
+pytest_plugins = ["tests.fakes.fixtures", "tests.scorer_support"]
 
 ROOT = Path(__file__).resolve().parent.parent
 

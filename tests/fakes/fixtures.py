@@ -6,11 +6,13 @@ before each test that uses them: script and recorded requests start empty every 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
 
+from assistant.agent import Assistant, build_assistant
+from assistant.config import load_settings
 from tests.fakes.upstream import FakeUpstream
 
 FAST_RESILIENCE: dict[str, Any] = {
@@ -78,7 +80,7 @@ __all__ = ["FAST_RESILIENCE", "endpoint", "fake_upstream", "fake_upstream2"]
 
 # -- fake SearXNG (the web_search tool) ---------------------------------------------------------
 
-from tests.fakes.searxng import FakeSearxng  # noqa: E402 - appended section, kept self-contained
+from tests.fakes.searxng import FakeSearxng  # noqa: E402 - a section of its own
 
 
 @pytest.fixture(scope="session")
@@ -97,3 +99,41 @@ def fake_searxng(_fake_searxng_server: FakeSearxng) -> Iterator[FakeSearxng]:
 
 
 __all__ += ["fake_searxng"]
+
+
+# -- assistants over fake upstreams (resilience and fallback tests) -----------------------------
+
+Build = Callable[..., Assistant]
+"""``build(chains=..., name=endpoint(...), ...)``: an assistant whose compatible endpoints are
+the given fakes."""
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
+
+
+@pytest.fixture
+def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's proxy must not route loopback traffic elsewhere."""
+    import os
+
+    for key in list(os.environ):
+        if key.upper() in PROXY_VARIABLES:
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture
+async def build() -> AsyncIterator[Build]:
+    """Build assistants whose compatible endpoints are given; close them at teardown."""
+    built: list[Assistant] = []
+
+    def _build(chains: dict[str, Any] | None = None, **endpoints: dict[str, Any]) -> Assistant:
+        settings = load_settings(providers={"compatible": endpoints}, chains=chains or {})
+        assistant = build_assistant(settings)
+        built.append(assistant)
+        return assistant
+
+    yield _build
+    for assistant in built:
+        await assistant.aclose()
+
+
+__all__ += ["Build", "build", "no_proxies"]
