@@ -29,19 +29,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import platform
 import statistics
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from _results import write_results
 from rich.console import Console
 from rich.table import Table
 
@@ -269,31 +266,20 @@ def main() -> None:
             f"{per_call:.2f} ms per model call"
         )
 
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "when": datetime.now(UTC).isoformat(timespec="seconds"),
-                "machine": {
-                    "cpus": os.cpu_count() or 1,
-                    "platform": platform.platform(),
-                    "python": platform.python_version(),
-                    "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-                },
-                "versions": {
-                    name: version(name) for name in ("langchain", "langchain-core", "langgraph")
-                },
-                "settings": {
-                    "turns": args.turns,
-                    "warmup": args.warmup,
-                    "question": QUESTION,
-                    "profile": "defaults (6 model calls, 8 tool calls, 6 tools offered)",
-                },
-                "cases": results,
+    write_results(
+        RESULTS,
+        {
+            "versions": {
+                name: version(name) for name in ("langchain", "langchain-core", "langgraph")
             },
-            indent=2,
-        )
-        + "\n"
+            "settings": {
+                "turns": args.turns,
+                "warmup": args.warmup,
+                "question": QUESTION,
+                "profile": "defaults (6 model calls, 8 tool calls, 6 tools offered)",
+            },
+            "cases": results,
+        },
     )
     console.print(f"written to {RESULTS.relative_to(ROOT)}")
 

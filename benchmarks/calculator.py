@@ -20,18 +20,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from _results import write_results
 from rich.console import Console
 from rich.table import Table
 
@@ -159,29 +156,19 @@ def main() -> None:
     cold = _cold_starts(args.cold)
     calculator.shutdown()
 
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "when": datetime.now(UTC).isoformat(timespec="seconds"),
-                "machine": {
-                    "cpus": os.cpu_count(),
-                    "platform": platform.platform(),
-                    "python": platform.python_version(),
-                },
-                "settings": {
-                    "calls": args.calls,
-                    "per_call": args.per_call,
-                    "cold": args.cold,
-                    "max_workers": calculator.MAX_WORKERS,
-                    "expressions": EXPRESSIONS,
-                },
-                "latency": results,
-                "cold_start": cold,
+    write_results(
+        RESULTS,
+        {
+            "settings": {
+                "calls": args.calls,
+                "per_call": args.per_call,
+                "cold": args.cold,
+                "max_workers": calculator.MAX_WORKERS,
+                "expressions": EXPRESSIONS,
             },
-            indent=2,
-        )
-        + "\n"
+            "latency": results,
+            "cold_start": cold,
+        },
     )
 
     console = Console()

@@ -20,20 +20,17 @@ import argparse
 import asyncio
 import cProfile
 import io
-import json
-import os
-import platform
 import pstats
 import statistics
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from _results import write_results
 from rich.console import Console
 from rich.table import Table
 
@@ -237,41 +234,30 @@ def main() -> None:
 
     if args.no_write:
         return
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "when": datetime.now(UTC).isoformat(timespec="seconds"),
-                "machine": {
-                    "cpus": os.cpu_count(),
-                    "platform": platform.platform(),
-                    "python": platform.python_version(),
-                    "load_average": list(os.getloadavg()),
-                },
-                "versions": {"duckdb": version("duckdb"), "pydantic": version("pydantic")},
-                "settings": {
-                    "cases": args.cases,
-                    "latency_ms": LATENCY_S * 1000,
-                    "concurrency": CONCURRENCY,
-                    "rounds": args.rounds,
-                    "scorers": ["contains"],
-                    "flush_every": runner_module.FLUSH_EVERY,
-                    "flush_seconds": runner_module.FLUSH_SECONDS,
-                },
-                "latency_runs": {"median_wall_s": wall, "rounds": latency_rounds},
-                "zero_latency_runs": {"median_ms_per_case": zero_ms, "rounds": zero_rounds},
-                "ideal_s": ideal,
-                "wall_over_ideal": ratio,
-                "overhead_ms_per_case": overhead,
-                "targets": {
-                    "wall_over_ideal": TARGET_RATIO,
-                    "overhead_ms_per_case": TARGET_OVERHEAD_MS,
-                },
-                "meets_targets": ratio <= TARGET_RATIO and overhead < TARGET_OVERHEAD_MS,
+    write_results(
+        RESULTS,
+        {
+            "versions": {"duckdb": version("duckdb"), "pydantic": version("pydantic")},
+            "settings": {
+                "cases": args.cases,
+                "latency_ms": LATENCY_S * 1000,
+                "concurrency": CONCURRENCY,
+                "rounds": args.rounds,
+                "scorers": ["contains"],
+                "flush_every": runner_module.FLUSH_EVERY,
+                "flush_seconds": runner_module.FLUSH_SECONDS,
             },
-            indent=2,
-        )
-        + "\n"
+            "latency_runs": {"median_wall_s": wall, "rounds": latency_rounds},
+            "zero_latency_runs": {"median_ms_per_case": zero_ms, "rounds": zero_rounds},
+            "ideal_s": ideal,
+            "wall_over_ideal": ratio,
+            "overhead_ms_per_case": overhead,
+            "targets": {
+                "wall_over_ideal": TARGET_RATIO,
+                "overhead_ms_per_case": TARGET_OVERHEAD_MS,
+            },
+            "meets_targets": ratio <= TARGET_RATIO and overhead < TARGET_OVERHEAD_MS,
+        },
     )
     console.print(f"written to {RESULTS.relative_to(ROOT)}")
 

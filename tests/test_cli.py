@@ -74,14 +74,6 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int) -
     return lines[0]
 
 
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for key in list(os.environ):
-        if key.startswith("ASSISTANT_"):
-            monkeypatch.delenv(key)
-    monkeypatch.chdir(tmp_path)
-
-
 # -- help and usage -----------------------------------------------------------------------------
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -17,15 +16,6 @@ from assistant.config import (
 )
 
 SECRETISH = "sk-live-canary-5f3a9c0d1e2b"
-
-
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Start from no ASSISTANT_* variable, in an empty working directory."""
-    for key in list(os.environ):
-        if key.startswith("ASSISTANT_"):
-            monkeypatch.delenv(key)
-    monkeypatch.chdir(tmp_path)
 
 
 def write(path: Path, text: str) -> Path:

@@ -28,25 +28,12 @@ from evals.dataset import (
     list_datasets,
     load_dataset,
 )
+from evals.scorers import scorer_names
 from evals.types import Case, ScorerSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ROOT / "datasets"
 
-KNOWN_SCORERS = {
-    "exact",
-    "contains",
-    "regex",
-    "numeric",
-    "json_valid",
-    "json_schema",
-    "tool_called",
-    "llm_judge",
-    "faithfulness",
-    "answer_relevancy",
-    "context_precision",
-    "context_recall",
-}
 BUNDLED = {
     "tool_use": 15,
     "instruction_following": 15,
@@ -433,7 +420,7 @@ def test_bundled_dataset_is_valid_and_uses_known_scorers(name: str) -> None:
     for case in dataset:
         specs = dataset.scorers_for(case)
         assert specs, f"{name}/{case.id} has no scorers"
-        assert {spec.name for spec in specs} <= KNOWN_SCORERS, case.id
+        assert {spec.name for spec in specs} <= set(scorer_names()), case.id
         for spec in specs:
             if spec.name == "regex":
                 re.compile(spec.args["pattern"])

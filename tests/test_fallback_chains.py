@@ -8,7 +8,6 @@ OpenAI-compatible server on loopback (:mod:`tests.fakes.upstream`). Nothing is m
 from __future__ import annotations
 
 import pytest
-from langchain_core.messages import BaseMessage
 
 from assistant.agent import Assistant
 from assistant.errors import (
@@ -24,16 +23,11 @@ from tests.fakes import (
     stream_error_frame,
     stream_then_fail,
 )
-from tests.fakes.fixtures import Build, endpoint
+from tests.fakes.fixtures import Build, endpoint, texts
 
 CANARY = "sk-canary-123456789"
 
 pytestmark = pytest.mark.usefixtures("no_proxies")
-
-
-def texts(chunks: list[BaseMessage]) -> list[str]:
-    """The non-empty text pieces of streamed chunks."""
-    return [chunk.text for chunk in chunks if chunk.text]
 
 
 # -- fallback chains ----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessageChunk
 
 from assistant.errors import (
     CircuitOpenError,
@@ -29,16 +29,11 @@ from tests.fakes import (
     stream_error_frame,
     stream_then_fail,
 )
-from tests.fakes.fixtures import Build, endpoint
+from tests.fakes.fixtures import Build, endpoint, texts
 
 CANARY = "sk-canary-123456789"
 
 pytestmark = pytest.mark.usefixtures("no_proxies")
-
-
-def texts(chunks: list[BaseMessage]) -> list[str]:
-    """The non-empty text pieces of streamed chunks."""
-    return [chunk.text for chunk in chunks if chunk.text]
 
 
 # -- success ------------------------------------------------------------------------------------

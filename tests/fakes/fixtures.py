@@ -110,6 +110,11 @@ the given fakes."""
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 
 
+def texts(chunks: list[Any]) -> list[str]:
+    """The non-empty text pieces of streamed chunks."""
+    return [chunk.text for chunk in chunks if chunk.text]
+
+
 @pytest.fixture
 def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     """A developer's proxy must not route loopback traffic elsewhere."""
@@ -136,4 +141,4 @@ async def build() -> AsyncIterator[Build]:
         await assistant.aclose()
 
 
-__all__ += ["Build", "build", "no_proxies"]
+__all__ += ["Build", "build", "no_proxies", "texts"]
