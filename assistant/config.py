@@ -275,6 +275,11 @@ class EvalSettings(Section):
     judge_model: str = Field(
         "local:smollm2", description="Model of `llm_judge` and ragas scorers unless they name one."
     )
+    embeddings_model: str = Field(
+        "local:smollm2",
+        description="Embeddings of the `answer_relevancy` ragas metric, e.g. "
+        "`openai:text-embedding-3-small`.",
+    )
     prices: dict[str, PriceSettings] = Field(
         default_factory=_default_prices,
         description="Prices by model ref, for each case's cost; models not listed cost 0.",

@@ -24,11 +24,18 @@ if TYPE_CHECKING:
 
 
 def scorer_factory(assistant: Assistant) -> ScorerFactory:
-    """Builds scorers whose judges are the assistant's models (default: ``evals.judge_model``)."""
-    judge = assistant.settings.evals.judge_model
+    """Builds scorers whose judges and embeddings are the assistant's models (defaults:
+    ``evals.judge_model`` and ``evals.embeddings_model``)."""
+    settings = assistant.settings.evals
 
     def make(spec: ScorerSpec) -> Scorer:
-        return build_scorer(spec, chat_model=assistant.chat_model, judge_model=judge)
+        return build_scorer(
+            spec,
+            chat_model=assistant.chat_model,
+            embeddings=assistant.embeddings,
+            judge_model=settings.judge_model,
+            embeddings_model=settings.embeddings_model,
+        )
 
     return make
 

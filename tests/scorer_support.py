@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from langchain_core.language_models import BaseChatModel
 
 from assistant.types import ModelCallRecord, ToolCallRecord, Usage
 from evals.scorers import (
@@ -46,6 +47,17 @@ MINIMAL_SPECS: dict[str, dict[str, Any]] = {
     "context_precision": {},
     "context_recall": {},
 }
+
+
+def fixed_model(model: BaseChatModel, asked: list[str] | None = None) -> Any:
+    """A chat-model factory that always returns ``model``, recording the refs asked for."""
+
+    def factory(ref: str) -> BaseChatModel:
+        if asked is not None:
+            asked.append(ref)
+        return model
+
+    return factory
 
 
 def case(**fields: Any) -> Case:

@@ -183,6 +183,18 @@ def test_run_list_show_and_export_with_a_python_target(tmp_path: Path, env: dict
     assert len(frame) == 24 and set(frame["value"]) == {1.0}
 
 
+def test_show_explains_why_scores_failed(tmp_path: Path, env: dict[str, str]) -> None:
+    (tmp_path / "fake_target.py").write_text(FAKE_TARGET, encoding="utf-8")
+    cases = [{"id": f"n{i}", "input": "q", "scorers": ["exact"]} for i in range(3)]
+    (tmp_path / "cases.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cases))
+    assert cli("run", "cases.jsonl", "--target", TARGET, cwd=tmp_path, env=env).returncode == 0
+    shown = cli("show", "latest", cwd=tmp_path, env=env)
+    assert shown.returncode == 0, shown.stderr
+    failures = shown.stdout.split("Why results failed")[1]
+    (line,) = [line for line in failures.splitlines() if "exact" in line]
+    assert "│     3 │" in line and "reference" in line  # 3 times: no reference answer
+
+
 def test_ctrl_c_stops_a_run_cleanly_and_it_resumes(tmp_path: Path, env: dict[str, str]) -> None:
     (tmp_path / "fake_target.py").write_text(FAKE_TARGET, encoding="utf-8")
     write_cases(tmp_path / "cases.jsonl", 200)

@@ -1,43 +1,29 @@
-"""Eval scorers: the LLM judge (with scripted judges) and the RAG metric stubs."""
+"""Eval scorers: the LLM judge, with scripted judges."""
 
 from __future__ import annotations
 
 import asyncio
-import sys
 from typing import Any
 
 import pytest
-from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from evals.scorers import (
-    ScorerContext,
     parse_judge_reply,
-    validate_specs,
 )
 from evals.scorers.judge import JudgeParseError
 from tests.fakes.scripted import ScriptedChatModel, ScriptedProvider, scripted_assistant
 from tests.scorer_support import (  # the clean_registry fixture comes through conftest
     case,
+    fixed_model,
     out,
     score,
 )
 
 # -- llm_judge ---------------------------------------------------------------------------------
-
-
-def fixed_model(model: BaseChatModel, asked: list[str] | None = None) -> Any:
-    """A chat-model factory that records the refs it is asked for."""
-
-    def factory(ref: str) -> BaseChatModel:
-        if asked is not None:
-            asked.append(ref)
-        return model
-
-    return factory
 
 
 JUDGE = {"name": "llm_judge", "args": {"rubric": "Correct and concise."}}
@@ -229,59 +215,3 @@ def test_parse_pass_fail(reply: str, value: float) -> None:
 def test_parse_judge_reply_rejects(reply: str, scale: Any, message: str) -> None:
     with pytest.raises(JudgeParseError, match=message):
         parse_judge_reply(reply, scale)
-
-
-# -- RAG metrics (ragas) --------------------------------------------------------------------------
-
-RAG_METRICS = ["faithfulness", "answer_relevancy", "context_precision", "context_recall"]
-
-
-@pytest.mark.parametrize("name", RAG_METRICS)
-async def test_rag_metrics_report_ragas_as_unavailable(name: str) -> None:
-    model = ScriptedChatModel(script=[])  # never called
-    the_case = case(expected="Paris", contexts=["Paris is the capital of France."])
-    result = await score(
-        name,
-        the_case,
-        out("Paris."),
-        chat_model=fixed_model(model),
-        embeddings=lambda: DeterministicFakeEmbedding(size=16),
-    )
-    assert result.value is None
-    assert (result.error or "").startswith("ragas is not installed")
-    assert "langchain_community.chat_models.vertexai" in (result.error or "")
-    assert result.details["metric"] == name and result.details["missing_inputs"] == []
-    assert model.calls == []
-    assert "ragas" not in sys.modules  # checked without importing it
-
-
-async def test_rag_metrics_list_missing_inputs() -> None:
-    faithfulness = await score("faithfulness", case(), out("x"))
-    assert faithfulness.details["missing_inputs"] == ["contexts"]
-    recall = await score("context_recall", case(), out("x"))
-    assert recall.details["missing_inputs"] == ["contexts", "expected"]
-    relevancy = await score("answer_relevancy", case(), out("x"))
-    assert relevancy.details["missing_inputs"] == ["embeddings"]
-
-
-def test_rag_metric_specs_validate() -> None:
-    specs = [
-        {"name": name, "args": {"model": "local:smollm2", "timeout": 30}} for name in RAG_METRICS
-    ]
-    assert [spec.name for spec in validate_specs(specs)] == RAG_METRICS
-
-
-@pytest.mark.skip(
-    reason="ragas is not a dependency: ragas 0.4.3 (latest) fails to import next to "
-    "langchain-community 0.4 (No module named 'langchain_community.chat_models.vertexai'), so "
-    "the RAG metrics are stubs; a metric computed to a float in [0, 1] with a scripted judge "
-    "replying in ragas's output models belongs here once ragas imports"
-)
-def test_rag_metric_computes_a_value_with_a_scripted_judge() -> None:
-    """Placeholder for the happy path of the ragas adapter."""
-
-
-def test_scorer_context_defaults() -> None:
-    context = ScorerContext()
-    assert context.chat_model is None and context.embeddings is None
-    assert context.judge_model == "local:smollm2"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
 from assistant.agent.runner import Agent, AgentEvent, AgentResult
@@ -79,6 +80,11 @@ class Assistant:
     def chat_model(self, ref: str | None = None) -> BaseChatModel:
         """A ready chat model for a ref or chain name (the default model if empty)."""
         return self.catalog.chat_model(ref or self.settings.default_model)
+
+    def embeddings(self, ref: str | None = None) -> Embeddings:
+        """An embeddings model for a ``provider:model`` ref (default: the
+        ``evals.embeddings_model`` setting)."""
+        return self.catalog.embeddings(ref or self.settings.evals.embeddings_model)
 
     def secrets(self) -> list[str]:
         """Every configured secret, for redaction."""

@@ -6,6 +6,7 @@ The harness lives in the ``evals`` package, imported only when one of these comm
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -69,7 +70,7 @@ def _leaderboard_table(frame: Any, title: str) -> Table:
             str(row["target"]),
             str(row["scorer"]),
             _fmt(row["mean"]),
-            f"{_fmt(row['ci_low'], '.2f')}-{_fmt(row['ci_high'], '.2f')}",
+            _interval(row["ci_low"], row["ci_high"]),
             str(row["n_cases"]),
             str(row["n_errors"]),
             _fmt(row["latency_p50_s"], ".2f"),
@@ -246,7 +247,39 @@ def show(
             f"({info.dataset_hash[:12]}) · {info.n_results} results · "
             f"commit {(info.git_commit or '?')[:10]}"
         )
-        out.print(_leaderboard_table(store.frame([info.run_id]), f"Run {info.run_id}"))
+        frame = store.frame([info.run_id])
+        out.print(_leaderboard_table(frame, f"Run {info.run_id}"))
+        errors = _error_table(frame)
+        if errors is not None:
+            out.print(errors)
+
+
+def _interval(low: Any, high: Any) -> str:
+    if low is None or high is None or low != low or high != high:  # None or NaN
+        return "—"
+    return f"{low:.2f}-{high:.2f}"
+
+
+def _error_table(frame: Any, limit: int = 10) -> Table | None:
+    """The most frequent failures of a run: target errors, then scorer errors."""
+    targets = frame[frame["error"].notna()].drop_duplicates(["case_id", "target", "repeat"])
+    rows = [("(target)", str(e)) for e in targets["error"]]
+    rows += [
+        (str(scorer), str(e))
+        for scorer, e in frame[frame["score_error"].notna()][["scorer", "score_error"]].itertuples(
+            index=False
+        )
+    ]
+    if not rows:
+        return None
+    counts = Counter((source, " ".join(message.split())[:160]) for source, message in rows)
+    table = Table(title="Why results failed (most frequent first)", title_justify="left")
+    table.add_column("from")
+    table.add_column("times", justify="right")
+    table.add_column("error")
+    for (source, message), times in counts.most_common(limit):
+        table.add_row(source, str(times), message)
+    return table
 
 
 @eval_app.command("compare")

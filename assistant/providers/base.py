@@ -12,11 +12,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
 from assistant.config import ResilienceSettings, Settings
-from assistant.errors import ProviderError
+from assistant.errors import ModelNotFoundError, ProviderError
 from assistant.providers.upstream_errors import map_exception
 from assistant.types import Availability
 
@@ -55,6 +56,12 @@ class Provider(ABC):
     @abstractmethod
     def chat_model(self, model: str) -> BaseChatModel:
         """A LangChain chat model for ``model``, using this provider's pooled client."""
+
+    def embeddings(self, model: str) -> Embeddings:
+        """A LangChain embeddings model for ``model``; most providers have none."""
+        raise ModelNotFoundError(
+            f"{self.name}:{model}", f"provider '{self.name}' has no embeddings endpoint"
+        )
 
     def map_error(self, exc: BaseException) -> ProviderError | None:
         """Translate an SDK failure into the error tree (``None``: a bug, not retried)."""

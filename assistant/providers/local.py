@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import (
     AIMessage,
@@ -38,6 +39,7 @@ from assistant.config import LocalProviderSettings, Settings
 from assistant.errors import InvalidRequestError
 from assistant.providers.base import Provider, ToolChoice, ToolLike
 from assistant.providers.llama_engine import LlamaEngine, LocalChunk, sampling_params
+from assistant.providers.local_embeddings import LocalEmbeddings
 from assistant.types import Availability, Usage
 
 logger = logging.getLogger(__name__)
@@ -411,6 +413,7 @@ class LocalProvider(Provider):
         self.resilience = settings
         self.engines = {name: LlamaEngine(name, model) for name, model in settings.models.items()}
         self._chat_models: dict[str, ChatLocalLlama] = {}
+        self._embeddings: dict[str, LocalEmbeddings] = {}
 
     def availability(self) -> Availability:
         if not self.settings.enabled:
@@ -428,9 +431,16 @@ class LocalProvider(Provider):
             self._chat_models[model] = ChatLocalLlama(engine=self.engines[model], model_name=model)
         return self._chat_models[model]
 
+    def embeddings(self, model: str) -> Embeddings:
+        if model not in self._embeddings:
+            self._embeddings[model] = LocalEmbeddings(model, self.settings.models[model])
+        return self._embeddings[model]
+
     def close(self) -> None:
         for engine in self.engines.values():
             engine.close()
+        for embeddings in self._embeddings.values():
+            embeddings.close()
 
     async def aclose(self) -> None:
         self.close()

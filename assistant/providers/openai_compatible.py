@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import httpx
+from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
@@ -46,6 +47,7 @@ class OpenAICompatibleProvider(Provider):
         self._sync_client: httpx.Client | None = None
         self._async_client: httpx.AsyncClient | None = None
         self._models: dict[str, BaseChatModel] = {}
+        self._embeddings: dict[str, Embeddings] = {}
 
     def _key(self) -> str | None:
         key = self.settings.api_key.get_secret_value() if self.settings.api_key else ""
@@ -89,11 +91,31 @@ class OpenAICompatibleProvider(Provider):
             )
         return self._models[model]
 
+    def embeddings(self, model: str) -> Embeddings:
+        if model not in self._embeddings:
+            from langchain_openai import OpenAIEmbeddings  # heavy: imported on first use
+
+            sync_client, async_client = self._clients()
+            self._embeddings[model] = OpenAIEmbeddings(
+                model=model,
+                openai_api_key=SecretStr(self._key() or self.placeholder_key),
+                openai_api_base=self.settings.base_url,
+                request_timeout=self._timeout(),
+                max_retries=self.settings.max_retries,
+                http_client=sync_client,
+                http_async_client=async_client,
+                # The length check tokenizes with tiktoken, which downloads its tables and
+                # knows only OpenAI's models; servers truncate or refuse long input themselves.
+                check_embedding_ctx_length=False,
+            )
+        return self._embeddings[model]
+
     def close(self) -> None:
         if self._sync_client is not None:
             self._sync_client.close()
         self._sync_client = None
         self._models.clear()
+        self._embeddings.clear()
 
     async def aclose(self) -> None:
         if self._async_client is not None:

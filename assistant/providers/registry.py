@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from importlib.metadata import entry_points
 
+from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
 from assistant.config import Settings
@@ -151,7 +152,14 @@ class ModelCatalog:
             self._models[ref] = model
         return model
 
-    def _build_single(self, ref: str) -> ResilientChatModel:
+    def embeddings(self, ref: str) -> Embeddings:
+        """An embeddings model for a ``provider:model`` ref (e.g. ``local:smollm2`` or
+        ``openai:text-embedding-3-small``), from the provider's own endpoint (cached by it)."""
+        provider, model = self._resolve(ref)
+        return provider.embeddings(model)
+
+    def _resolve(self, ref: str) -> tuple[Provider, str]:
+        """The available provider serving ``ref``, and the model's name there."""
         parsed = ModelRef.parse(ref)
         if parsed.provider not in self.registry:
             known = ", ".join(sorted(p.name for p in self.registry))
@@ -165,10 +173,14 @@ class ModelCatalog:
             raise ModelNotFoundError(
                 ref, f"{provider.name} has no model '{parsed.model}' (known: {known})"
             )
+        return provider, parsed.model
+
+    def _build_single(self, ref: str) -> ResilientChatModel:
+        provider, model = self._resolve(ref)
         return ResilientChatModel(
-            inner=provider.chat_model(parsed.model),
+            inner=provider.chat_model(model),
             provider=provider.name,
-            model_name=parsed.model,
+            model_name=model,
             resilience=provider.resilience,
             breaker=self.registry.breaker(provider.name),
             map_error=provider.map_error,

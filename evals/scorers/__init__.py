@@ -12,11 +12,11 @@ Build them from specs with :func:`build_scorer`; check a dataset's specs up fron
 - ``tool_called``: the trajectory's tools vs ``tools`` or ``case.expected_tools`` (``mode``);
 - ``llm_judge``: a chat model grades against ``rubric`` (``model``, ``scale``, ``timeout``);
 - ``faithfulness``, ``answer_relevancy``, ``context_precision``, ``context_recall``: ragas
-  metrics, registered stubs that report ragas as unavailable (see :mod:`evals.scorers.rag`).
+  metrics (``model``, ``embeddings_model``, ``timeout``; see :mod:`evals.scorers.rag`).
 
 Every scorer accepts ``label`` (the name its scores are recorded under). Models are injected,
 never named in code: ``build_scorer(spec, chat_model=assistant.chat_model,
-embeddings=make_embeddings, judge_model="local:smollm2")``.
+embeddings=assistant.embeddings, judge_model="local:smollm2")``.
 
 Policy (see :mod:`evals.scorers.base`): a failed target gives ``value=None, error="target
 failed: ..."`` (counted apart from wrong answers); scorers never raise; values are in [0, 1].
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from evals.scorers import judge, numeric, rag, structured, text, tools
 from evals.scorers.base import (
+    DEFAULT_EMBEDDINGS_MODEL,
     DEFAULT_JUDGE_MODEL,
     BaseScorer,
     ChatModelFactory,
@@ -35,7 +36,7 @@ from evals.scorers.base import (
 )
 from evals.scorers.judge import JudgeParseError, JudgeVerdict, parse_judge_reply
 from evals.scorers.numeric import ExtractedNumber, extract_number
-from evals.scorers.rag import ragas_unavailable_reason
+from evals.scorers.rag import load_ragas
 from evals.scorers.registry import (
     ScorerFactory,
     SpecLike,
@@ -49,6 +50,7 @@ from evals.scorers.registry import (
 from evals.scorers.structured import FoundJson, JsonSearch, find_json
 
 __all__ = [
+    "DEFAULT_EMBEDDINGS_MODEL",
     "DEFAULT_JUDGE_MODEL",
     "BaseScorer",
     "ChatModelFactory",
@@ -67,10 +69,10 @@ __all__ = [
     "extract_number",
     "find_json",
     "judge",
+    "load_ragas",
     "numeric",
     "parse_judge_reply",
     "rag",
-    "ragas_unavailable_reason",
     "register_scorer",
     "scorer_names",
     "structured",

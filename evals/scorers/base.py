@@ -31,11 +31,15 @@ ChatModelFactory = Callable[[str], BaseChatModel]
 """Returns a ready chat model for a model ref such as ``local:smollm2``
 (e.g. :meth:`assistant.agent.Assistant.chat_model`)."""
 
-EmbeddingsFactory = Callable[[], Embeddings]
-"""Returns the embeddings model the RAG metrics use (configured by the caller, not here)."""
+EmbeddingsFactory = Callable[[str], Embeddings]
+"""Returns an embeddings model for a model ref such as ``local:smollm2``
+(e.g. :meth:`assistant.agent.Assistant.embeddings`)."""
 
 DEFAULT_JUDGE_MODEL = "local:smollm2"
 """The judge model when neither the scorer's ``model`` argument nor the context names one."""
+
+DEFAULT_EMBEDDINGS_MODEL = "local:smollm2"
+"""The embeddings model when neither the scorer nor the context names one."""
 
 
 class ScorerError(ValueError):
@@ -58,9 +62,11 @@ class ScorerContext:
     chat_model: ChatModelFactory | None = None
     """Model ref -> chat model, for ``llm_judge`` and the RAG metrics' judge."""
     embeddings: EmbeddingsFactory | None = None
-    """The embeddings model, for ``answer_relevancy``."""
+    """Model ref -> embeddings model, for ``answer_relevancy``."""
     judge_model: str = DEFAULT_JUDGE_MODEL
     """The judge model ref used when a judge scorer's ``model`` argument is not set."""
+    embeddings_model: str = DEFAULT_EMBEDDINGS_MODEL
+    """The embeddings' model ref used when a scorer's ``embeddings_model`` is not set."""
 
 
 def clip(text: str, limit: int = 80) -> str:

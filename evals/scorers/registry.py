@@ -115,14 +115,16 @@ def build_scorer(
     chat_model: ChatModelFactory | None = None,
     embeddings: EmbeddingsFactory | None = None,
     judge_model: str | None = None,
+    embeddings_model: str | None = None,
     context: ScorerContext | None = None,
 ) -> Scorer:
     """Build the scorer ``spec`` names, with its arguments.
 
     ``chat_model`` (model ref -> chat model, e.g. ``Assistant.chat_model``), ``embeddings``
-    (-> an embeddings model) and ``judge_model`` (the default judge ref) are injected into the
-    scorers that need them; ``context`` bundles the three (the keyword arguments override its
-    fields). Nothing is loaded at build time: models are asked for when a case is scored.
+    (model ref -> embeddings model, e.g. ``Assistant.embeddings``), ``judge_model`` and
+    ``embeddings_model`` (the default refs) are injected into the scorers that need them;
+    ``context`` bundles the four (the keyword arguments override its fields). Nothing is
+    loaded at build time: models are asked for when a case is scored.
 
     Raises :class:`ScorerError` for an unknown name (naming the known ones) or bad arguments.
     """
@@ -135,6 +137,8 @@ def build_scorer(
         overrides["embeddings"] = embeddings
     if judge_model is not None:
         overrides["judge_model"] = judge_model
+    if embeddings_model is not None:
+        overrides["embeddings_model"] = embeddings_model
     if overrides:
         ctx = dataclasses.replace(ctx, **overrides)
     return _build(normalised, ctx)

@@ -15,11 +15,15 @@ time) so tests can count attempts. Behaviours:
 - :func:`status` - an error status with an OpenAI error body and optional headers;
 - :func:`slow_headers` - wait before answering (to trigger client timeouts);
 - :func:`stream_then_fail` - send some content chunks, then break the connection.
+
+``POST /v1/embeddings`` answers too (not scripted): an 8-dimensional vector per input text,
+derived from its hash, so equal texts get equal vectors.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import socket
 import threading
@@ -339,6 +343,9 @@ class FakeUpstream:
             return
         body = await self._read_body(receive)
         path = scope["path"]
+        if scope["method"] == "POST" and path == "/v1/embeddings":
+            await self._embeddings(body, scope, send)
+            return
         if scope["method"] != "POST" or path != "/v1/chat/completions":
             await _send_json(send, 404, _error_body("not found", "invalid_request_error"))
             return
@@ -355,6 +362,31 @@ class FakeUpstream:
             await _send_json(send, 400, _error_body("body is not JSON", "invalid_request_error"))
             return
         await self._respond(behaviour, payload, send)
+
+    async def _embeddings(self, body: bytes, scope: Scope, send: Send) -> None:
+        """``POST /v1/embeddings``: an 8-dimensional vector derived from each text's hash."""
+        payload = json.loads(body or b"null")
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        with self._lock:
+            self._requests.append(
+                RecordedRequest("POST", "/v1/embeddings", headers, payload, time.monotonic())
+            )
+            self._lock.notify_all()
+        texts = payload["input"] if isinstance(payload["input"], list) else [payload["input"]]
+        data = [
+            {"object": "embedding", "index": i, "embedding": _hash_vector(str(text))}
+            for i, text in enumerate(texts)
+        ]
+        await _send_json(
+            send,
+            200,
+            {
+                "object": "list",
+                "data": data,
+                "model": payload.get("model"),
+                "usage": {"prompt_tokens": len(texts), "total_tokens": len(texts)},
+            },
+        )
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -492,6 +524,11 @@ class FakeUpstream:
 
 
 # -- wire format --------------------------------------------------------------------------------
+
+
+def _hash_vector(text: str) -> list[float]:
+    digest = hashlib.sha256(text.encode()).digest()
+    return [byte / 255 for byte in digest[:8]]
 
 
 def _error_type(code: int) -> str:
