@@ -18,6 +18,7 @@ _EXPORTS: dict[str, str] = {
     "build_assistant": "assistant.agent",
     # settings
     "Settings": "assistant.config",
+    "ProfileSettings": "assistant.config",
     "load_settings": "assistant.config",
     "get_settings": "assistant.config",
     # vocabulary
@@ -55,6 +56,7 @@ __all__ = [
     "ModelInfo",
     "ModelNotFoundError",
     "ModelRef",
+    "ProfileSettings",
     "Provider",
     "ProviderConnectionError",
     "ProviderError",
@@ -71,7 +73,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from assistant.agent import Assistant, build_assistant
-    from assistant.config import Settings, get_settings, load_settings
+    from assistant.config import ProfileSettings, Settings, get_settings, load_settings
     from assistant.errors import (
         AllProvidersFailed,
         AssistantError,

@@ -10,6 +10,7 @@ section; nothing here is built at import time: call :func:`load_settings` (or th
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from functools import lru_cache
@@ -221,6 +222,19 @@ class ProfileSettings(Section):
         1536, ge=256, description="Conversation budget in tokens: older turns are trimmed."
     )
     session_ttl: float = Field(3600.0, gt=0, description="Seconds a session is kept after use.")
+
+    def to_toml(self, name: str) -> str:
+        """This profile as a ``[profiles.NAME]`` table to paste into ``assistant.toml``.
+
+        Only fields that differ from the defaults are written (JSON string escapes are valid
+        TOML basic strings, so any prompt round-trips).
+        """
+        lines = [f"[profiles.{json.dumps(name)}]"]
+        for field_name, value in self.model_dump(exclude_defaults=True).items():
+            if value is None:  # TOML has no null: leaving the key out means the default
+                continue
+            lines.append(f"{field_name} = {json.dumps(value, ensure_ascii=False)}")
+        return "\n".join(lines) + "\n"
 
 
 class SessionSettings(Section):

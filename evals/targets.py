@@ -12,7 +12,7 @@ import importlib
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant.errors import AssistantError, ModelNotFoundError
@@ -20,7 +20,7 @@ from assistant.types import ModelCallRecord, ModelRef, TrajectoryStep, Usage
 from evals.types import Case, TargetOutput
 
 if TYPE_CHECKING:
-    from assistant.agent import Assistant
+    from assistant.agent import Agent, Assistant
     from assistant.config import PriceSettings
 
 
@@ -60,28 +60,51 @@ def _provider(ref: str) -> str:
         return ref
 
 
+def _with_system(messages: list[Any], system_prompt: str | None) -> list[Any]:
+    """The case's messages, with ``system_prompt`` in place of any system message."""
+    if system_prompt is None:
+        return messages
+    rest = [m for m in messages if not (isinstance(m, dict) and m.get("role") == "system")]
+    return [{"role": "system", "content": system_prompt}, *rest]
+
+
 @dataclass
 class ModelTarget:
-    """A raw model (or chain): the case's messages in, the streamed answer out."""
+    """A raw model (or chain): the case's messages in, the streamed answer out.
+
+    ``params`` are sampling parameters (``temperature``, ``max_tokens``, ``seed``...);
+    ``system_prompt`` replaces the case's system message; ``ref`` is the model when ``name``
+    is a label (two prompt variants of one model).
+    """
 
     name: str
     assistant: Assistant
+    ref: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    system_prompt: str | None = None
+
+    @property
+    def model_ref(self) -> str:
+        """The model ref or chain this target runs."""
+        return self.ref or self.name
 
     @property
     def group(self) -> str:
-        return _provider(self.assistant.settings.chains.get(self.name, [self.name])[0])
+        ref = self.model_ref
+        return _provider(self.assistant.settings.chains.get(ref, [ref])[0])
 
     async def run(self, case: Case) -> TargetOutput:
         from langchain_core.messages import convert_to_messages
 
         from assistant.providers import open_stream
 
-        model = self.assistant.chat_model(self.name)
+        model = self.assistant.chat_model(self.model_ref)
+        messages = convert_to_messages(_with_system(case.messages(), self.system_prompt))
         started = time.perf_counter()
         first: float | None = None
         pieces: list[str] = []
         prompt_tokens = completion_tokens = 0
-        async for chunk in open_stream(model, convert_to_messages(case.messages()), {}):
+        async for chunk in open_stream(model, messages, dict(self.params)):
             if chunk.text:
                 first = first or time.perf_counter()
                 pieces.append(chunk.text)
@@ -95,21 +118,40 @@ class ModelTarget:
             latency_s=time.perf_counter() - started,
             ttft_s=None if first is None else first - started,
             usage=usage_total,
-            cost_usd=cost_of(self.assistant.settings.evals.prices, self.name, usage_total),
+            cost_usd=cost_of(self.assistant.settings.evals.prices, self.model_ref, usage_total),
         )
 
 
 @dataclass
 class AgentTarget:
-    """An agent profile: tools, trajectory and all."""
+    """An agent profile: tools, trajectory and all.
+
+    ``overrides`` change profile fields (``system_prompt``, ``tools``, ``model``...) for this
+    target; ``params`` are per-turn model settings (``temperature``, ``max_tokens``, ``seed``);
+    ``profile`` is the profile when ``name`` is a label.
+    """
 
     name: str
     assistant: Assistant
+    profile: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def profile_name(self) -> str:
+        """The agent profile this target runs."""
+        return self.profile or self.name
 
     @property
     def group(self) -> str:
-        profile = self.assistant.settings.profiles[self.name]
-        return _provider(self.assistant.settings.chains.get(profile.model, [profile.model])[0])
+        model = (
+            self.overrides.get("model") or self.assistant.settings.profiles[self.profile_name].model
+        )
+        return _provider(self.assistant.settings.chains.get(model, [model])[0])
+
+    def agent(self) -> Agent:
+        """The agent, with this target's overrides."""
+        return self.assistant.agent(self.profile_name, **self.overrides)
 
     async def run(self, case: Case) -> TargetOutput:
         from langchain_core.messages import convert_to_messages
@@ -117,11 +159,14 @@ class AgentTarget:
         from assistant.agent import AgentResult
         from assistant.types import TextDelta
 
-        agent = self.assistant.agent(self.name)
+        agent = self.agent()
         started = time.perf_counter()
         first: float | None = None
         result: AgentResult | None = None
-        async for event in agent.astream(convert_to_messages(case.messages())):
+        stream = agent.astream(
+            convert_to_messages(case.messages()), model_settings=dict(self.params) or None
+        )
+        async for event in stream:
             if isinstance(event, TextDelta) and first is None and event.text:
                 first = time.perf_counter()
             elif isinstance(event, AgentResult):
@@ -171,8 +216,27 @@ class CallableTarget:
         return TargetOutput(output=str(value), latency_s=time.perf_counter() - started)
 
 
-def resolve_target(spec: str | Callable[..., Any] | Target, assistant: Assistant) -> Target:
-    """A target from a profile name, a model ref or chain, ``py:module:function``, or a callable."""
+def resolve_target(
+    spec: str | Callable[..., Any] | Target,
+    assistant: Assistant,
+    *,
+    label: str | None = None,
+    params: dict[str, Any] | None = None,
+    system_prompt: str | None = None,
+    tools: list[str] | None = None,
+) -> Target:
+    """A target from a profile name, a model ref or chain, ``py:module:function``, or a callable.
+
+    For models and profiles, variants are built from the same spec: ``params`` (sampling:
+    ``temperature``, ``max_tokens``, ``seed``...), ``system_prompt`` and, for profiles,
+    ``tools`` (names; ``[]`` for none). ``label`` names the variant in results (default: the
+    spec), so two variants of one model compare side by side.
+    """
+    variant = bool(params or system_prompt is not None or tools is not None or label)
+    if variant and (not isinstance(spec, str) or spec.startswith("py:")):
+        raise AssistantError(
+            "label, params, system_prompt and tools apply to model refs and agent profiles"
+        )
     if not isinstance(spec, str):
         if hasattr(spec, "run") and hasattr(spec, "name"):
             return spec  # type: ignore[return-value]
@@ -185,7 +249,19 @@ def resolve_target(spec: str | Callable[..., Any] | Target, assistant: Assistant
             raise AssistantError(f"target '{spec}': cannot import it: {exc}") from None
         return CallableTarget(spec, function)
     if assistant.is_agent(spec):
-        assistant.agent(spec)  # fail early on a profile that cannot be built
-        return AgentTarget(spec, assistant)
+        overrides: dict[str, Any] = {}
+        if system_prompt is not None:
+            overrides["system_prompt"] = system_prompt
+        if tools is not None:
+            overrides["tools"] = list(tools)
+        target = AgentTarget(
+            label or spec, assistant, profile=spec, params=dict(params or {}), overrides=overrides
+        )
+        target.agent()  # fail early on a profile that cannot be built
+        return target
+    if tools is not None:
+        raise AssistantError(f"'{spec}' is a model, not an agent profile: it takes no tools")
     assistant.chat_model(spec)  # fail early: unknown model, missing key
-    return ModelTarget(spec, assistant)
+    return ModelTarget(
+        label or spec, assistant, ref=spec, params=dict(params or {}), system_prompt=system_prompt
+    )

@@ -27,6 +27,7 @@ ASSISTANT_API = [
     "ProviderTimeout",
     "ProviderUnavailableError",
     "SamplingParams",
+    "ProfileSettings",
     "Settings",
     "Usage",
     "build_assistant",

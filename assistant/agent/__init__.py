@@ -8,6 +8,7 @@ metrics) are composed here too, so the parts below never import each other.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
@@ -65,17 +66,27 @@ class Assistant:
         """Whether ``name`` is an agent profile (rather than a model ref or chain)."""
         return name in self.settings.profiles
 
-    def agent(self, name: str = "assistant") -> Agent:
-        """The agent of profile ``name``, built on first use."""
-        if name not in self._agents:
-            profile = self.settings.profiles.get(name)
-            if profile is None:
-                known = ", ".join(self.settings.profiles) or "none"
-                raise ModelNotFoundError(name, f"no agent profile '{name}' (known: {known})")
-            model = self.catalog.chat_model(profile.model)
-            tools = self.tools.select(profile.tools)
-            self._agents[name] = Agent(name, profile, model, tools, self.sessions)
-        return self._agents[name]
+    def agent(self, name: str = "assistant", **overrides: Any) -> Agent:
+        """The agent of profile ``name``, built on first use.
+
+        ``overrides`` change profile fields for this agent only, e.g.
+        ``agent("assistant", system_prompt="Be terse.", tools=["calculator"])``: such a
+        variant is built anew each time (notebooks try many) and never cached.
+        """
+        if name in self._agents and not overrides:
+            return self._agents[name]
+        profile = self.settings.profiles.get(name)
+        if profile is None:
+            known = ", ".join(self.settings.profiles) or "none"
+            raise ModelNotFoundError(name, f"no agent profile '{name}' (known: {known})")
+        if overrides:
+            profile = profile.model_validate({**profile.model_dump(), **overrides})
+        model = self.catalog.chat_model(profile.model)
+        tools = self.tools.select(profile.tools)
+        agent = Agent(name, profile, model, tools, self.sessions)
+        if not overrides:
+            self._agents[name] = agent
+        return agent
 
     def chat_model(self, ref: str | None = None) -> BaseChatModel:
         """A ready chat model for a ref or chain name (the default model if empty)."""
