@@ -230,6 +230,7 @@ async def run_eval(
             versions=_versions(),
         )
         store.create_run(run)
+        store.add_cases(run.run_id, dataset)
         done: set[tuple[str, str, int]] = set()
     else:
         run = store.run(resume)
@@ -250,6 +251,7 @@ async def run_eval(
             default_concurrency=options.default_concurrency,
         )
         done = store.done_keys(run.run_id)
+        store.add_cases(run.run_id, dataset)  # runs stored before cases were recorded
         store.reopen_run(run.run_id)
 
     units = [

@@ -32,6 +32,7 @@ from tests.evals_support import (
     dataset,
     delete_units,
     echo_answer,
+    execute,
     rows,
     stop,
 )
@@ -112,6 +113,9 @@ async def test_every_case_target_and_repeat_is_stored_with_its_scores(
     assert set(frame[frame["target"] == "bad"]["value"]) == {0.0}
     tags = frame.set_index(["case_id", "scorer", "target", "repeat"])["tags"]
     assert tags[("c001", "exact", "good", 2)] == ["odd"]
+    prompts = dict(zip(frame["case_id"], frame["prompt"], strict=True))
+    assert prompts == {case.id: case.prompt() for case in data}  # each case recorded once
+    assert rows(db, "SELECT count(*) FROM cases") == [(6,)]
 
 
 async def test_which_scorers_apply_to_a_case(db: Path, assistant: Assistant) -> None:
@@ -370,6 +374,7 @@ async def test_resume_reruns_only_the_missing_units(db: Path, assistant: Assista
     # transaction) are missing.
     missing = {("c001", "fake", 0), ("c001", "other", 1), ("c004", "fake", 1), ("c009", "other", 0)}
     delete_units(db, missing)
+    execute(db, "DELETE FROM cases")  # a run stored before cases were recorded
     assert rows(db, "SELECT count(*) FROM results") == [(40 - len(missing),)]
 
     fake, other = FakeTarget("fake"), FakeTarget("other", group="other")
@@ -393,6 +398,7 @@ async def test_resume_reruns_only_the_missing_units(db: Path, assistant: Assista
     assert fake.total_calls + other.total_calls == len(missing)
     rerun = {(c, "fake") for c in fake.calls} | {(c, "other") for c in other.calls}
     assert rerun == {(c, t) for c, t, _ in missing}
+    assert rows(db, "SELECT count(*) FROM cases") == [(10,)]  # recorded on resume
     assert info.status == "completed" and info.n_results == 40
     assert_stored_once(db, first.run_id, all_keys(data, names, 2))
     assert rows(db, "SELECT count(*) FROM scores") == [(40,)]

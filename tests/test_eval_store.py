@@ -3,6 +3,7 @@ and the clear errors for a file that is locked by another process, corrupt or mi
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from evals import EvalStore, StoreError
+from evals import Case, EvalStore, StoreError
 from evals.store import MIGRATIONS
 from tests.conftest import clean_environ
 from tests.evals_support import LineReader, case_result, execute, rows, run_info, stop
@@ -34,6 +35,8 @@ FRAME_COLUMNS = [
     "completion_tokens",
     "cost_usd",
     "tags",
+    "prompt",
+    "expected",
 ]
 
 
@@ -252,6 +255,24 @@ def test_frame_has_one_row_per_score(db: Path) -> None:
     assert failed.error == "boom" and pd.isna(failed.value)
     unscored = frame[frame["case_id"] == "c4"]
     assert len(unscored) == 1 and pd.isna(unscored["scorer"].iloc[0])
+
+
+def test_cases_are_recorded_once_and_joined_into_the_frame(db: Path) -> None:
+    cases = [
+        Case(id="c1", input="What is 2+2?", expected="4"),
+        Case(id="c2", input=[{"role": "system", "content": "S"}, {"role": "user", "content": "U"}]),
+    ]
+    with EvalStore(db) as store:
+        _two_runs(store)
+        store.add_cases("r1", cases)
+        store.add_cases("r1", [Case(id="c1", input="changed?")])  # known: kept as first seen
+        frame = store.frame(["r1"])
+    prompts = frame.drop_duplicates("case_id").set_index("case_id")
+    assert prompts.loc["c1", "prompt"] == "What is 2+2?" and prompts.loc["c1", "expected"] == "4"
+    assert prompts.loc["c2", "prompt"] == "U" and pd.isna(prompts.loc["c2", "expected"])
+    assert pd.isna(prompts.loc["c3", "prompt"])  # a case never recorded: no prompt, still a row
+    stored = rows(db, "SELECT input FROM cases WHERE case_id = 'c2'")
+    assert json.loads(stored[0][0])[0] == {"role": "system", "content": "S"}
 
 
 @pytest.mark.parametrize("suffix", ["parquet", "csv"])

@@ -78,4 +78,19 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE scores ADD COLUMN details JSON DEFAULT '{}'",
         ),
     ),
+    Migration(
+        "0003_cases",
+        (
+            """
+            CREATE TABLE cases (
+                run_id TEXT NOT NULL,
+                case_id TEXT NOT NULL,
+                prompt TEXT NOT NULL,
+                input JSON NOT NULL,
+                expected TEXT,
+                PRIMARY KEY (run_id, case_id)
+            )
+            """,
+        ),
+    ),
 )

@@ -23,7 +23,7 @@ import duckdb
 
 from assistant.errors import AssistantError
 from evals.store.migrations import MIGRATIONS, Migration
-from evals.types import CaseResult
+from evals.types import Case, CaseResult
 
 logger = logging.getLogger(__name__)
 
@@ -269,6 +269,26 @@ class EvalStore:
 
     # -- results --------------------------------------------------------------------------
 
+    def add_cases(self, run_id: str, cases: Iterable[Case]) -> None:
+        """Record a run's cases (prompt, input, reference) once; known ones are kept."""
+        rows = [
+            [run_id, case.id, case.prompt(), _json(case.messages()), case.expected]
+            for case in cases
+        ]
+        if not rows:
+            return
+        try:
+            self._db.register("_cases_batch", _columns(_CASE_COLUMNS, rows))
+            with self._transaction() as db:
+                db.execute(
+                    """
+                    INSERT INTO cases SELECT * FROM _cases_batch
+                    ON CONFLICT DO NOTHING
+                    """
+                )
+        finally:
+            self._db.unregister("_cases_batch")
+
     def done_keys(self, run_id: str) -> set[tuple[str, str, int]]:
         """(case, target, repeat) keys the run already has: a resume skips them."""
         rows = self._db.execute(
@@ -356,8 +376,10 @@ class EvalStore:
         query = """
             SELECT r.run_id, r.case_id, r.target, r.repeat, s.scorer, s.value,
                    s.error AS score_error, s.reason, r.error, r.output, r.latency_s, r.ttft_s,
-                   r.prompt_tokens, r.completion_tokens, r.cost_usd, r.tags
+                   r.prompt_tokens, r.completion_tokens, r.cost_usd, r.tags, c.prompt,
+                   c.expected
             FROM results r LEFT JOIN scores s USING (run_id, case_id, target, repeat)
+                LEFT JOIN cases c USING (run_id, case_id)
             WHERE ?::BOOLEAN OR r.run_id IN (SELECT unnest(?::TEXT[]))
             ORDER BY r.run_id, r.case_id, r.target, r.repeat, s.scorer
         """
@@ -383,6 +405,8 @@ class EvalStore:
             frame.to_csv(target, index=False)
         return target
 
+
+_CASE_COLUMNS = ("run_id", "case_id", "prompt", "input", "expected")
 
 _RESULT_COLUMNS = (
     "run_id",
