@@ -26,7 +26,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help system-deps test-deps uv-install setup serve test lint format docs docs-serve bench clean
+.PHONY: help system-deps test-deps uv-install setup serve notebooks jupyter test lint format docs docs-serve screenshots bench clean
 
 help: ## List the targets
 	@echo "Usage: make <target> [HOST=127.0.0.1] [PORT=8000] [PYTEST_ARGS='-k foo']"
@@ -77,6 +77,19 @@ lint: setup ## ruff, ruff format --check, import-linter, mypy (strict), bandit
 format: setup ## Format and autofix with ruff
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
+
+notebooks: setup ## Open the marimo notebooks in the editor (http://127.0.0.1:2718)
+	$(RUN) marimo edit notebooks/ --host $(HOST) --port 2718
+
+jupyter: setup ## Open the Jupyter quickstart in JupyterLab
+	$(UV) run --locked --group jupyter jupyter lab notebooks/quickstart.ipynb --ip $(HOST) --no-browser
+
+screenshots: setup ## Screenshot each marimo notebook into docs/img (installs Debian's chromium)
+	@if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
+		echo "no chromium: installing it with apt-get"; \
+		$(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq chromium; \
+	fi
+	$(UV) run --locked --group screenshots python tools/screenshot_notebooks.py
 
 docs: setup ## Build the documentation site (strict: warnings are errors)
 	$(RUN) mkdocs build --strict

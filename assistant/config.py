@@ -229,8 +229,10 @@ class ProfileSettings(Section):
         Only fields that differ from the defaults are written (JSON string escapes are valid
         TOML basic strings, so any prompt round-trips).
         """
-        lines = [f"[profiles.{json.dumps(name)}]"]
+        lines = [f"[profiles.{json.dumps(name)}]", f"model = {json.dumps(self.model)}"]
         for field_name, value in self.model_dump(exclude_defaults=True).items():
+            if field_name == "model":
+                continue
             if value is None:  # TOML has no null: leaving the key out means the default
                 continue
             lines.append(f"{field_name} = {json.dumps(value, ensure_ascii=False)}")

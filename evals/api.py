@@ -16,6 +16,7 @@ from evals.dataset import Dataset, load_dataset
 from evals.runner import ProgressHook, RunOptions, RunSummary, ScorerFactory, run_eval
 from evals.scorers import build_scorer
 from evals.store import EvalStore
+from evals.targets import Target
 from evals.types import Scorer, ScorerSpec
 
 if TYPE_CHECKING:
@@ -65,21 +66,32 @@ def run_options(settings: Settings, repeats: int = 1) -> RunOptions:
 
 async def evaluate(
     dataset: str | Path | Dataset | Any,
-    targets: Sequence[str | Callable[..., Any]],
+    targets: Sequence[str | Target | Callable[..., Any]],
     *,
     repeats: int = 1,
+    tags: list[str] | None = None,
+    limit: int | None = None,
     db: str | Path | None = None,
     resume: str | None = None,
     assistant: Assistant | None = None,
     on_result: ProgressHook | None = None,
 ) -> RunSummary:
-    """Run ``dataset`` (a path, bundled name, DataFrame or Dataset) against ``targets``, stored."""
+    """Run ``dataset`` (a path, bundled name, DataFrame or Dataset) against ``targets``, stored.
+
+    ``targets`` are specs (model refs, profiles, ``py:`` functions), callables, or targets
+    from :func:`~evals.targets.resolve_target` (variants of one model or profile). ``tags``
+    keeps the cases with any of them, then ``limit`` the first N.
+    """
     from assistant.agent import build_assistant
     from assistant.config import load_settings
 
     owned = assistant is None
     assistant = assistant or build_assistant(load_settings())
     data = dataset if isinstance(dataset, Dataset) else load_dataset(dataset)
+    if tags:
+        data = data.filter(tags=tags)
+    if limit is not None:
+        data = data.head(limit)
     try:
         with EvalStore(db or assistant.settings.evals.db) as store:
             return await run_eval(

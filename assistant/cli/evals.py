@@ -113,7 +113,7 @@ def run(
     from assistant.agent import build_assistant
     from assistant.errors import AssistantError
     from evals.api import run_options, scorer_factory
-    from evals.dataset import Dataset, DatasetError, load_dataset
+    from evals.dataset import DatasetError, load_dataset
     from evals.runner import EvalError, run_eval
     from evals.targets import resolve_target
 
@@ -125,12 +125,7 @@ def run(
     if tag:
         data = data.filter(tags=tag)
     if limit:
-        data = Dataset(
-            name=data.name,
-            cases=data.cases[:limit],
-            path=data.path,
-            default_scorers=data.default_scorers,
-        )
+        data = data.head(limit)
     if not len(data):
         fail("no case to run (check --tag and --limit)", EXIT_CONFIG)
     assistant = build_assistant(settings)

@@ -45,6 +45,8 @@ class ToolInfo:
     available: bool
     reason: str | None
     parameters: dict[str, Any]
+    example: dict[str, Any] | None = None
+    """Arguments that show how to call it (for forms and docs)."""
 
 
 def _availability(tool: BaseTool) -> Availability:
@@ -142,6 +144,7 @@ class ToolRegistry:
                     available=availability.available,
                     reason=availability.reason,
                     parameters=convert_to_openai_tool(tool)["function"].get("parameters", {}),
+                    example=getattr(tool, "example", None),
                 )
             )
         return infos

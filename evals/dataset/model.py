@@ -134,6 +134,10 @@ class Dataset:
         kept = [case for case in self.cases if keep(case)]
         return Dataset(self.name, kept, self.path, list(self.default_scorers))
 
+    def head(self, n: int) -> Dataset:
+        """The first ``n`` cases (a quick try of a big dataset)."""
+        return Dataset(self.name, self.cases[:n], self.path, list(self.default_scorers))
+
     def __len__(self) -> int:
         return len(self.cases)
 
