@@ -59,6 +59,26 @@ class ContextLengthExceeded(InvalidRequestError):
         super().__init__(message, param="messages", code="context_length_exceeded")
 
 
+class AuthenticationError(AssistantError):
+    """No API key, or one the server does not know (maps to HTTP 401)."""
+
+
+class PermissionDeniedError(AssistantError):
+    """The key is valid but may not do this, e.g. an admin route (maps to HTTP 403)."""
+
+
+class RateLimitExceeded(AssistantError):
+    """A key went over its requests or tokens per minute (maps to HTTP 429)."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PayloadTooLarge(AssistantError):
+    """The request body is over the size limit (maps to HTTP 413)."""
+
+
 class ModelNotFoundError(AssistantError):
     """No provider, model or fallback chain answers to this name (maps to HTTP 404)."""
 

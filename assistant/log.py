@@ -7,6 +7,7 @@ key never reaches a log line even if an upstream error message quotes it.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import sys
@@ -41,6 +42,11 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+"""The id of the HTTP request being served (set by the server's middleware), logged with every
+line written while serving it."""
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, and any ``extra`` fields."""
 
@@ -53,6 +59,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        current = request_id.get()
+        if current is not None:
+            payload["request_id"] = current
         for key, value in record.__dict__.items():
             if key not in self._standard:
                 payload[key] = value

@@ -141,6 +141,15 @@ class RedisSessionStore:
     def _key(self, session_id: str) -> str:
         return self.prefix + hashlib.sha256(session_id.encode()).hexdigest()[:32]
 
+    async def ping(self) -> bool:
+        """Whether Redis answers (for the server's ``/ready``)."""
+        from redis.exceptions import RedisError
+
+        try:
+            return bool(await self._client.ping())
+        except (RedisError, OSError):
+            return False
+
     async def load(self, session_id: str) -> list[BaseMessage]:
         from redis.exceptions import RedisError
 

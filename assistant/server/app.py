@@ -6,21 +6,27 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from assistant.agent import Assistant, build_assistant
 from assistant.config import Settings
+from assistant.server.auth import Authenticator
 from assistant.server.errors import install_error_handlers
-from assistant.server.routes import chat, health, models
+from assistant.server.middleware import RequestContextMiddleware
+from assistant.server.ratelimit import rate_limiter
+from assistant.server.routes import admin, chat, health, models
 
 
 def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAPI:
     """The OpenAI-compatible API over ``assistant`` (built from ``settings`` if not given)."""
     built = assistant or build_assistant(settings)
+    limiter = rate_limiter(settings.server.redis_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         built.start_loading_local_models()
         yield
+        await limiter.counters.aclose()
         await built.aclose()
 
     app = FastAPI(
@@ -30,9 +36,25 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
         lifespan=lifespan,
     )
     app.state.assistant = built
+    app.state.settings = settings
+    app.state.authenticator = Authenticator(settings.server.auth)
+    app.state.rate_limiter = limiter
     install_error_handlers(app, built.secrets())
+    if settings.server.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.server.cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    # Added last, so it runs first: ids, path and size limit apply to everything below.
+    app.add_middleware(
+        RequestContextMiddleware, max_body_bytes=settings.server.limits.max_body_bytes
+    )
     app.include_router(models.router)
     app.include_router(chat.router)
+    app.include_router(admin.router)
     app.include_router(health.router)
     return app
 

@@ -20,14 +20,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from assistant.errors import (
     AllProvidersFailed,
     AssistantError,
+    AuthenticationError,
     CircuitOpenError,
     InvalidRequestError,
     ModelNotFoundError,
+    PayloadTooLarge,
+    PermissionDeniedError,
     ProviderConnectionError,
     ProviderError,
     ProviderHTTPError,
     ProviderTimeout,
     ProviderUnavailableError,
+    RateLimitExceeded,
 )
 from assistant.log import redact
 
@@ -100,6 +104,16 @@ def to_api_error(exc: BaseException) -> APIError:
     """The API error for any exception (unknown ones become a bare 500)."""
     if isinstance(exc, ModelNotFoundError):
         return APIError(404, str(exc), "invalid_request_error", "model_not_found", "model")
+    if isinstance(exc, AuthenticationError):
+        return APIError(401, str(exc), "invalid_request_error", "invalid_api_key")
+    if isinstance(exc, PermissionDeniedError):
+        return APIError(403, str(exc), "permission_error", "insufficient_permissions")
+    if isinstance(exc, RateLimitExceeded):
+        return APIError(
+            429, str(exc), "rate_limit_error", "rate_limit_exceeded", retry_after=exc.retry_after
+        )
+    if isinstance(exc, PayloadTooLarge):
+        return APIError(413, str(exc), "invalid_request_error", "request_too_large")
     if isinstance(exc, InvalidRequestError):
         return APIError(400, str(exc), "invalid_request_error", exc.code, exc.param)
     if isinstance(exc, ProviderUnavailableError):

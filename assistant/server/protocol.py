@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, convert_to_messages
 from langchain_core.messages.ai import UsageMetadata
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from assistant.types import SamplingParams
 
@@ -97,7 +97,7 @@ class ChatCompletionRequest(_Lenient):
     max_completion_tokens: int | None = Field(None, ge=1)
     n: int = Field(1, ge=1, le=1, description="Only one choice per request is supported.")
     stop: str | list[str] | None = None
-    seed: int | None = None
+    seed: int | None = Field(None, ge=-(2**63), le=2**63 - 1)
     presence_penalty: float | None = Field(None, ge=-2, le=2)
     frequency_penalty: float | None = Field(None, ge=-2, le=2)
     user: str | dict[str, Any] | None = None
@@ -110,6 +110,25 @@ class ChatCompletionRequest(_Lenient):
         if isinstance(value, list) and len(value) > 4:
             raise ValueError("at most 4 stop sequences")
         return value
+
+    @field_validator("tool_choice")
+    @classmethod
+    def _tool_choice_names_an_offered_tool(
+        cls, choice: str | dict[str, Any] | None, info: ValidationInfo
+    ) -> str | dict[str, Any] | None:
+        if choice is None or choice in ("auto", "none"):
+            return choice
+        names = {tool.function.name for tool in info.data.get("tools") or []}
+        if not names:
+            raise ValueError("'tool_choice' needs 'tools': offer the tools it may choose from")
+        if isinstance(choice, dict):
+            function = choice.get("function")
+            name = function.get("name") if isinstance(function, dict) else None
+            if name not in names:
+                raise ValueError(f"'tool_choice' names {name!r}, which is not in 'tools'")
+        elif choice != "required" and choice not in names:
+            raise ValueError("'tool_choice' must be auto, none, required or a tool's name")
+        return choice
 
     def sampling(self) -> SamplingParams:
         """The request's sampling parameters."""
@@ -285,6 +304,11 @@ class ChunkWriter:
         """Add tokens that did not arrive on chunks (e.g. an agent's whole run)."""
         self._prompt_tokens += prompt_tokens
         self._completion_tokens += completion_tokens
+
+    @property
+    def tokens(self) -> int:
+        """Prompt plus answer tokens seen so far."""
+        return self._prompt_tokens + self._completion_tokens
 
     def finish(self) -> str:
         """The frame that ends the choice."""

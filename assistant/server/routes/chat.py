@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from langchain_core.language_models import LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
@@ -28,8 +28,10 @@ from langchain_core.runnables import Runnable
 from assistant.agent import AgentEvent
 from assistant.log import redact
 from assistant.providers import open_stream
+from assistant.server.auth import PrincipalDep
 from assistant.server.deps import AssistantDep
 from assistant.server.errors import to_api_error
+from assistant.server.limits import check_limits
 from assistant.server.protocol import (
     ChatCompletionRequest,
     ChunkWriter,
@@ -45,6 +47,9 @@ router = APIRouter(prefix="/v1", tags=["chat"])
 DONE = "[DONE]"
 
 T = TypeVar("T")
+
+Spend = Callable[[int], Awaitable[None]]
+"""Counts a finished answer's tokens against the caller's key."""
 
 
 def _runnable(
@@ -91,10 +96,11 @@ async def _events(
     frames: Callable[[ChunkWriter, T], list[bytes]],
     include_usage: bool,
     secrets: list[str],
+    on_done: Callable[[int], Awaitable[None]] | None = None,
 ) -> AsyncIterator[bytes]:
     """The server-sent events of one answer: role chunk, ``frames`` of each item, finish chunk,
     usage chunk if asked, ``[DONE]``; a failure is one error frame. Closing this closes ``rest``
-    (which stops generation)."""
+    (which stops generation). ``on_done`` gets the tokens spent, however the stream ends."""
     yield _event(writer.role())
     try:
         item = first
@@ -111,6 +117,8 @@ async def _events(
         closer = getattr(rest, "aclose", None)
         if closer is not None:
             await closer()
+        if on_done is not None:
+            await on_done(writer.tokens)
     yield _event(DONE)
 
 
@@ -126,7 +134,9 @@ _AGENT_SETTINGS = frozenset({"temperature", "top_p", "max_tokens", "seed"})
 """Request fields that apply to every model call of an agent turn (over the profile's)."""
 
 
-async def _agent_completion(body: ChatCompletionRequest, assistant: AssistantDep) -> Any:
+async def _agent_completion(
+    body: ChatCompletionRequest, assistant: AssistantDep, spend: Spend
+) -> Any:
     """An agent profile answers: the whole turn, or its events as they happen."""
     agent = assistant.agent(body.model)
     messages = body.langchain_messages()
@@ -135,6 +145,7 @@ async def _agent_completion(body: ChatCompletionRequest, assistant: AssistantDep
     if not body.stream:
         result = await agent.arun(messages, model_settings=overrides)
         usage = result.usage
+        await spend(usage.total_tokens)
         answer = AIMessage(
             content=result.answer,
             usage_metadata={
@@ -145,7 +156,9 @@ async def _agent_completion(body: ChatCompletionRequest, assistant: AssistantDep
         )
         return JSONResponse(completion_body(completion, body.model, answer))
     events = aiter(agent.astream(messages, model_settings=overrides))
-    return await _streaming_response(body, completion, events, _agent_frames, assistant.secrets())
+    return await _streaming_response(
+        body, completion, events, _agent_frames, assistant.secrets(), spend
+    )
 
 
 async def _streaming_response(
@@ -154,6 +167,7 @@ async def _streaming_response(
     items: AsyncIterator[T],
     frames: Callable[[ChunkWriter, T], list[bytes]],
     secrets: list[str],
+    spend: Spend,
 ) -> StreamingResponse:
     """Await the first item before answering (a failure before any output is an HTTP error,
     and fallbacks still apply), then stream the rest as server-sent events."""
@@ -165,24 +179,41 @@ async def _streaming_response(
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     writer = ChunkWriter(completion, body.model)
     return StreamingResponse(
-        _events(writer, first, items, frames, include_usage, secrets),
+        _events(writer, first, items, frames, include_usage, secrets, spend),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
 @router.post("/chat/completions", response_model=None)
-async def create_chat_completion(body: ChatCompletionRequest, assistant: AssistantDep) -> Any:
+async def create_chat_completion(
+    body: ChatCompletionRequest,
+    assistant: AssistantDep,
+    principal: PrincipalDep,
+    request: Request,
+) -> Any:
     """Answer a conversation, whole or as server-sent events; agent profiles run their agent."""
+    check_limits(body, request.app.state.settings.server.limits)
+    principal.check_model(body.model)
+    limiter = request.app.state.rate_limiter
+
+    async def spend(tokens: int) -> None:
+        if not principal.admin:
+            await limiter.spend(principal.name, tokens)
+
     if assistant.is_agent(body.model):
-        return await _agent_completion(body, assistant)
+        return await _agent_completion(body, assistant, spend)
     runnable = _runnable(assistant, body)
     messages = body.langchain_messages()
     kwargs = body.sampling().as_kwargs()
     completion = completion_id()
     if not body.stream:
         message = await runnable.ainvoke(messages, **kwargs)
-        return JSONResponse(completion_body(completion, body.model, message))
+        answer = completion_body(completion, body.model, message)
+        await spend(answer["usage"]["total_tokens"])
+        return JSONResponse(answer)
 
     stream = open_stream(runnable, messages, kwargs)
-    return await _streaming_response(body, completion, stream, _model_frames, assistant.secrets())
+    return await _streaming_response(
+        body, completion, stream, _model_frames, assistant.secrets(), spend
+    )

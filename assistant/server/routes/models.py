@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from assistant.errors import ModelNotFoundError
+from assistant.server.auth import PrincipalDep
 from assistant.server.deps import AssistantDep
 from assistant.types import ModelInfo
 
@@ -21,17 +22,24 @@ def _model_object(info: ModelInfo) -> dict[str, Any]:
 
 
 @router.get("/models")
-async def list_models(assistant: AssistantDep) -> dict[str, Any]:
-    """Models that can answer now (unavailable ones are listed by `assistant models`)."""
+async def list_models(assistant: AssistantDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Models that can answer now and the key may use (`assistant models` lists them all)."""
     return {
         "object": "list",
-        "data": [_model_object(info) for info in assistant.list_models() if info.available],
+        "data": [
+            _model_object(info)
+            for info in assistant.list_models()
+            if info.available and principal.may_use(info.id)
+        ],
     }
 
 
 @router.get("/models/{model_id:path}")
-async def retrieve_model(model_id: str, assistant: AssistantDep) -> dict[str, Any]:
+async def retrieve_model(
+    model_id: str, assistant: AssistantDep, principal: PrincipalDep
+) -> dict[str, Any]:
     """One model, or 404 in OpenAI's error shape."""
+    principal.check_model(model_id)
     for info in assistant.list_models():
         if info.id == model_id and info.available:
             return _model_object(info)
