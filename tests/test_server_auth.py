@@ -57,8 +57,13 @@ async def test_without_keys_any_or_no_bearer_is_accepted() -> None:
 
 async def test_a_key_is_required_on_every_v1_route_once_keys_exist() -> None:
     async with client(settings_with(auth=keys())) as api:
-        for method, path in [("GET", "/v1/models"), ("GET", "/v1/models/s:m"),
-                             ("POST", "/v1/chat/completions"), ("GET", "/v1/admin/usage")]:  # fmt: skip
+        routes = [
+            ("GET", "/v1/models"),
+            ("GET", "/v1/models/s:m"),
+            ("POST", "/v1/chat/completions"),
+            ("GET", "/v1/admin/usage"),
+        ]
+        for method, path in routes:
             response = await api.request(method, path, json=CHAT)
             message = assert_error(response, 401, "invalid_api_key")["message"]
             assert "Authorization: Bearer" in message
