@@ -177,3 +177,18 @@ def test_client_disconnect_stops_generation(server_url: str) -> None:
     while _queue_depth(server_url) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _queue_depth(server_url) == 0, "generation kept running after the client left"
+
+
+def test_client_leaving_a_whole_answer_stops_generation(server_url: str) -> None:
+    body = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "Tell a very long story."}],
+        "max_tokens": 1500,
+        "temperature": 0,  # ~15 s of generation if nobody stops it
+    }
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{server_url}/v1/chat/completions", json=body, timeout=1.0)
+    deadline = time.monotonic() + 3
+    while _queue_depth(server_url) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _queue_depth(server_url) == 0, "generation kept running after the client left"

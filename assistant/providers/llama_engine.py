@@ -264,9 +264,19 @@ class LlamaEngine:
     async def acomplete(
         self, messages: list[dict[str, Any]], params: dict[str, Any]
     ) -> LocalCompletion:
-        """Generate a whole answer without blocking the event loop."""
-        future = self._submit(self._complete_job, messages, params)
-        return await asyncio.wrap_future(future)
+        """Generate a whole answer without blocking the event loop.
+
+        Built on :meth:`astream`, so cancelling the caller stops generation within a token
+        (a job already running in llama.cpp cannot be interrupted otherwise).
+        """
+        pieces: list[str] = []
+        finish_reason = "stop"
+        usage = Usage()
+        async for chunk in self.astream(messages, params):
+            pieces.append(chunk.text)
+            finish_reason = chunk.finish_reason or finish_reason
+            usage = chunk.usage or usage
+        return LocalCompletion(text="".join(pieces), finish_reason=finish_reason, usage=usage)
 
     def complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> LocalCompletion:
         """Generate a whole answer (blocking)."""
@@ -297,6 +307,7 @@ class LlamaEngine:
                     raise item
                 assert isinstance(item, LocalChunk)  # noqa: S101 - only chunks are emitted
                 yield item
+            await asyncio.wrap_future(future)  # the job has returned: its queue slot is free
         finally:
             cancelled.set()
             future.cancel()

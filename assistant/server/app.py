@@ -12,7 +12,7 @@ from assistant.agent import Assistant, build_assistant
 from assistant.config import Settings
 from assistant.server.auth import Authenticator
 from assistant.server.errors import install_error_handlers
-from assistant.server.middleware import RequestContextMiddleware
+from assistant.server.middleware import CancelOnDisconnectMiddleware, RequestContextMiddleware
 from assistant.server.ratelimit import rate_limiter
 from assistant.server.routes import admin, chat, health, models
 
@@ -48,6 +48,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
+    app.add_middleware(CancelOnDisconnectMiddleware)
     # Added last, so it runs first: ids, path and size limit apply to everything below.
     app.add_middleware(
         RequestContextMiddleware, max_body_bytes=settings.server.limits.max_body_bytes

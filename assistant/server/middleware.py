@@ -16,6 +16,7 @@ One pure ASGI middleware (no ``BaseHTTPMiddleware``: it would buffer streamed an
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -142,3 +143,56 @@ class RequestContextMiddleware:
             extra["duration_ms"],
             extra=extra,
         )
+
+
+class CancelOnDisconnectMiddleware:
+    """Stops the work of a request whose client went away, whenever it goes.
+
+    Starlette notices a disconnect only while it streams a response; a client that leaves
+    while the route still waits (for an upstream's first token, or a whole answer) would
+    otherwise leave that work running to the end. Here one task reads the client's messages
+    and hands them on; when it reads ``http.disconnect`` before the response is complete, it
+    cancels the request's task, and the cancellation closes the upstream connection or stops
+    the local model's generation.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        messages: asyncio.Queue[Message] = asyncio.Queue()
+        finished = False
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal finished
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                finished = True
+
+        work = asyncio.ensure_future(self.app(scope, messages.get, tracked_send))
+        client_left = False
+
+        async def read_client() -> None:
+            nonlocal client_left
+            while True:
+                message = await receive()
+                messages.put_nowait(message)
+                if message["type"] == "http.disconnect":
+                    if not finished and not work.done():
+                        client_left = True
+                        work.cancel()
+                    return
+
+        reader = asyncio.ensure_future(read_client())
+        try:
+            await work
+        except asyncio.CancelledError:
+            if not client_left:  # the server is stopping: not ours to swallow
+                work.cancel()
+                raise
+            logger.info("client left: request cancelled")
+        finally:
+            reader.cancel()

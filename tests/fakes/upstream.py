@@ -112,7 +112,44 @@ class StreamErrorFrame:
         return [self.chunk_text.format(i=i) for i in range(self.n_chunks)]
 
 
-Behaviour = Ok | Status | SlowHeaders | StreamThenFail | StreamErrorFrame
+@dataclass(frozen=True)
+class ToolCalls:
+    """Answer with tool calls (``(name, arguments JSON)`` pairs), streamed as OpenAI does:
+    per call, a delta with its id and name, then its arguments in two pieces."""
+
+    calls: tuple[tuple[str, str], ...]
+    prompt_tokens: int = 20
+    completion_tokens: int = 9
+
+
+@dataclass(frozen=True)
+class SlowStream:
+    """Stream ``n_chunks`` chunks ``interval`` seconds apart, watching for the client leaving
+    (recorded in :attr:`FakeUpstream.disconnects`). The role chunk goes out at once; the first
+    token only after ``first_token_after`` seconds.
+
+    (A client leaving before any response header is not reliably seen by uvicorn's h11
+    server, which stops reading the socket until it answers; :class:`SlowHeaders` therefore
+    cannot report it.)"""
+
+    n_chunks: int = 100
+    interval: float = 0.05
+    first_token_after: float = 0.0
+
+
+Behaviour = Ok | Status | SlowHeaders | StreamThenFail | StreamErrorFrame | ToolCalls | SlowStream
+
+
+def tool_calls(*calls: tuple[str, dict[str, Any]]) -> ToolCalls:
+    """An answer calling tools: ``tool_calls(("calculator", {"expression": "2+2"}))``."""
+    return ToolCalls(tuple((name, json.dumps(args)) for name, args in calls))
+
+
+def slow_stream(
+    n_chunks: int = 100, interval: float = 0.05, *, first_token_after: float = 0.0
+) -> SlowStream:
+    """A long stream that notices when the client goes away."""
+    return SlowStream(n_chunks, interval, first_token_after)
 
 
 def ok(
@@ -193,6 +230,7 @@ class FakeUpstream:
         self._lock = threading.Condition()
         self._script: deque[Behaviour] = deque()
         self._requests: list[RecordedRequest] = []
+        self._disconnects: list[float] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sleepers: set[asyncio.Event] = set()
         self._server: uvicorn.Server | None = None
@@ -219,6 +257,7 @@ class FakeUpstream:
         with self._lock:
             self._script.clear()
             self._requests.clear()
+            self._disconnects.clear()
             self.default = Ok()
         self._wake_sleepers()
 
@@ -251,6 +290,24 @@ class FakeUpstream:
         """How many requests arrived since the last reset."""
         with self._lock:
             return len(self._requests)
+
+    @property
+    def disconnects(self) -> list[float]:
+        """``time.monotonic()`` of each client that left a :class:`SlowStream` answer before
+        it was complete."""
+        with self._lock:
+            return list(self._disconnects)
+
+    def wait_for_disconnects(self, count: int, timeout: float = 5.0) -> int:
+        """Block until ``count`` clients left mid-answer (or ``timeout``); return the count."""
+        with self._lock:
+            self._lock.wait_for(lambda: len(self._disconnects) >= count, timeout=timeout)
+            return len(self._disconnects)
+
+    def _record_disconnect(self) -> None:
+        with self._lock:
+            self._disconnects.append(time.monotonic())
+            self._lock.notify_all()
 
     def wait_for_requests(self, count: int, timeout: float = 5.0) -> int:
         """Block until at least ``count`` requests arrived (or ``timeout``); return the count."""
@@ -361,7 +418,7 @@ class FakeUpstream:
         if not isinstance(payload, dict):
             await _send_json(send, 400, _error_body("body is not JSON", "invalid_request_error"))
             return
-        await self._respond(behaviour, payload, send)
+        await self._respond(behaviour, payload, send, receive)
 
     async def _embeddings(self, body: bytes, scope: Scope, send: Send) -> None:
         """``POST /v1/embeddings``: an 8-dimensional vector derived from each text's hash."""
@@ -415,7 +472,14 @@ class FakeUpstream:
                 break
         return b"".join(chunks)
 
-    async def _respond(self, behaviour: Behaviour, payload: dict[str, Any], send: Send) -> None:
+    async def _client_left(self, receive: Receive) -> None:
+        """Return when the client disconnects."""
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    async def _respond(
+        self, behaviour: Behaviour, payload: dict[str, Any], send: Send, receive: Receive
+    ) -> None:
         if isinstance(behaviour, SlowHeaders):
             # Interruptible, so reset() and stop() need not wait for a sleeping request.
             wake = asyncio.Event()
@@ -429,6 +493,12 @@ class FakeUpstream:
                 with self._lock:
                     self._sleepers.discard(wake)
             behaviour = behaviour.then
+        if isinstance(behaviour, SlowStream):
+            await self._slow_stream(behaviour, str(payload.get("model", "fake")), send, receive)
+            return
+        if isinstance(behaviour, ToolCalls):
+            await self._tool_calls(behaviour, payload, send)
+            return
         if isinstance(behaviour, Status):
             body = behaviour.body
             if body is None:
@@ -463,6 +533,80 @@ class FakeUpstream:
             await send({"type": "http.response.body", "body": b'{"id": "x', "more_body": True})
             raise MidStreamFailure("fake upstream dropped the connection")
         await _send_json(send, 200, _completion(behaviour, model))
+
+    async def _slow_stream(
+        self, behaviour: SlowStream, model: str, send: Send, receive: Receive
+    ) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream")],
+            }
+        )
+        ident = f"chatcmpl-{self.name}-slow"
+        left = asyncio.ensure_future(self._client_left(receive))
+        try:
+            for i in range(behaviour.n_chunks):
+                delta = {"role": "assistant", "content": ""} if i == 0 else {"content": f"t{i} "}
+                frame = f"data: {json.dumps(_chunk(ident, model, delta))}\n\n".encode()
+                await send({"type": "http.response.body", "body": frame, "more_body": True})
+                wait = behaviour.first_token_after if i == 0 else behaviour.interval
+                done, _ = await asyncio.wait([left], timeout=max(wait, behaviour.interval))
+                if done:
+                    self._record_disconnect()
+                    return
+            finish = _chunk(ident, model, {}, finish_reason="stop")
+            frames = f"data: {json.dumps(finish)}\n\ndata: [DONE]\n\n".encode()
+            await send({"type": "http.response.body", "body": frames, "more_body": False})
+        finally:
+            left.cancel()
+
+    async def _tool_calls(self, behaviour: ToolCalls, payload: dict[str, Any], send: Send) -> None:
+        model = str(payload.get("model", "fake"))
+        calls = [
+            {"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": a}}
+            for i, (n, a) in enumerate(behaviour.calls)
+        ]
+        usage = {
+            "prompt_tokens": behaviour.prompt_tokens,
+            "completion_tokens": behaviour.completion_tokens,
+            "total_tokens": behaviour.prompt_tokens + behaviour.completion_tokens,
+        }
+        if not payload.get("stream"):
+            body = _completion(Ok("", behaviour.prompt_tokens, behaviour.completion_tokens), model)
+            body["choices"][0]["message"] = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": calls,
+            }
+            body["choices"][0]["finish_reason"] = "tool_calls"
+            await _send_json(send, 200, body)
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream")],
+            }
+        )
+        ident = f"chatcmpl-{self.name}-tools"
+        frames = [_chunk(ident, model, {"role": "assistant", "content": None})]
+        for index, call in enumerate(calls):
+            head = {"index": index, "id": call["id"], "type": "function",
+                    "function": {"name": call["function"]["name"], "arguments": ""}}  # fmt: skip
+            frames.append(_chunk(ident, model, {"tool_calls": [head]}))
+            arguments = call["function"]["arguments"]
+            middle = len(arguments) // 2
+            for piece in (arguments[:middle], arguments[middle:]):
+                delta = {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
+                frames.append(_chunk(ident, model, delta))
+        frames.append(_chunk(ident, model, {}, finish_reason="tool_calls"))
+        if (payload.get("stream_options") or {}).get("include_usage"):
+            frames.append({"id": ident, "object": "chat.completion.chunk", "created": 0,
+                           "model": model, "choices": [], "usage": usage})  # fmt: skip
+        text = "".join(f"data: {json.dumps(frame)}\n\n" for frame in frames) + "data: [DONE]\n\n"
+        await send({"type": "http.response.body", "body": text.encode(), "more_body": False})
 
     async def _stream(
         self,
