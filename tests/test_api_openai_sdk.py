@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -192,3 +193,59 @@ def test_client_leaving_a_whole_answer_stops_generation(server_url: str) -> None
     while _queue_depth(server_url) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _queue_depth(server_url) == 0, "generation kept running after the client left"
+
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The current weather in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+WEATHER_ASK = [{"role": "user", "content": "What is the weather in Paris?"}]
+
+
+def test_client_tools_on_the_local_model(client: openai.OpenAI) -> None:
+    first = client.chat.completions.create(
+        model=MODEL, messages=WEATHER_ASK, tools=[WEATHER], tool_choice="required"
+    )
+    choice = first.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    (call,) = choice.message.tool_calls or []
+    assert call.function.name == "get_weather"
+    assert set(json.loads(call.function.arguments)) == {"city"}  # grammar-constrained JSON
+
+    follow_up = [
+        *WEATHER_ASK,
+        choice.message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "Sunny and 21 degrees."},
+    ]
+    second = client.chat.completions.create(
+        model=MODEL, messages=follow_up, tools=[WEATHER], max_tokens=40
+    )
+    assert second.choices[0].message.content
+    assert (
+        not second.choices[0].message.tool_calls or second.choices[0].finish_reason == "tool_calls"
+    )
+
+
+def test_streamed_client_tools_on_the_local_model(client: openai.OpenAI) -> None:
+    stream = client.chat.completions.create(
+        model=MODEL, messages=WEATHER_ASK, tools=[WEATHER], tool_choice="required", stream=True
+    )
+    name, arguments, finish = "", "", None
+    for chunk in stream:
+        for choice in chunk.choices:
+            finish = choice.finish_reason or finish
+            for delta in choice.delta.tool_calls or []:
+                assert delta.index == 0
+                if delta.function is not None:
+                    name += delta.function.name or ""
+                    arguments += delta.function.arguments or ""
+    assert finish == "tool_calls" and name == "get_weather"
+    assert set(json.loads(arguments)) == {"city"}
