@@ -342,3 +342,26 @@ def test_config_names_no_file_when_none(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "none" in result.stderr
     assert json.loads(result.stdout)["server"]["port"] == 8000
+
+
+def test_keys_new_prints_a_key_once_and_an_entry_that_holds_its_hash(tmp_path: Path) -> None:
+    import tomllib
+
+    from assistant.config import Settings
+    from assistant.server.auth import Authenticator
+
+    made = run(tmp_path, "keys", "new", "alice", "--model", "local:smollm2", "--rpm", "60")
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip()
+    assert key.startswith("sk-aw-") and key not in made.stderr
+    entry = made.stderr[made.stderr.index("[[server.auth.keys]]") :].split("\n\n")[0]
+    (tmp_path / "assistant.toml").write_text(entry + "\n")
+    settings = Settings.model_validate(tomllib.loads(entry))
+    principal = Authenticator(settings.server.auth).identify(f"Bearer {key}")
+    assert (principal.name, principal.requests_per_minute) == ("alice", 60)
+    assert principal.models == frozenset({"local:smollm2"})
+
+    listed = run(tmp_path, "keys")
+    assert listed.returncode == 0, listed.stderr
+    assert "alice" in listed.stdout and "local:smollm2" in listed.stdout
+    assert key not in listed.stdout and settings.server.auth.keys[0].sha256 not in listed.stdout

@@ -319,9 +319,7 @@ class FakeUpstream:
 
     def start(self, ready_timeout: float = 10.0) -> FakeUpstream:
         """Start serving on an ephemeral loopback port; return once it accepts connections."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        sock = listening_socket(0)
         self._socket = sock
         self.port = int(sock.getsockname()[1])
         config = uvicorn.Config(
@@ -739,6 +737,20 @@ async def _send_json(
     await send({"type": "http.response.body", "body": raw, "more_body": False})
 
 
+def listening_socket(port: int) -> socket.socket:
+    """A loopback TCP socket for uvicorn to serve on.
+
+    Made with ``IPPROTO_TCP`` explicitly: asyncio turns Nagle's algorithm off only on sockets
+    whose protocol says TCP, and with it on, every answer written in two parts (headers, body)
+    waited 40 ms for the client's delayed ACK on a reused connection.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
+
+
 def closed_port() -> int:
     """A loopback port with nothing listening (bound then released)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -757,3 +769,33 @@ __all__ = [
     "stream_error_frame",
     "stream_then_fail",
 ]
+
+
+def main() -> None:
+    """Serve a fake upstream until interrupted: ``python -m tests.fakes.upstream --port 9000``
+    (benchmarks run it in its own process, so it does not share a core with the client)."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--text", default="Hello from the fake upstream, streamed in words.")
+    args = parser.parse_args()
+    server = FakeUpstream("standalone")
+    server.always(ok(args.text))
+    sock = listening_socket(args.port)
+    config = uvicorn.Config(
+        server._app,
+        interface="asgi3",
+        loop="asyncio",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+    )
+    uvicorn_server = uvicorn.Server(config)
+    signal.signal(signal.SIGTERM, lambda *_: setattr(uvicorn_server, "should_exit", True))
+    uvicorn_server.run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    main()
