@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -67,41 +68,42 @@ def wait_until_healthy(
     raise TimeoutError(f"server at {base_url} did not become healthy in {deadline_s}s")
 
 
-@pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``assistant serve`` running under uvicorn on loopback, as a user starts it."""
+@contextlib.contextmanager
+def serving(
+    folder: Path, env: dict[str, str] | None = None, *args: str
+) -> Iterator[tuple[str, Path]]:
+    """Run ``assistant serve ARGS`` on a free loopback port in ``folder`` (its working
+    directory, and where ``server.log`` goes); yield its base URL and log once healthy."""
     port = free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
+    log = folder / "server.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "assistant.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=tmp_path_factory.mktemp("cwd"),
-            env=clean_environ(),
+            [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), *args],
+            cwd=folder,
+            env=env if env is not None else clean_environ(),
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
         base_url = f"http://127.0.0.1:{port}"
         try:
             wait_until_healthy(base_url, process)
-            yield base_url
+            yield base_url, log
         finally:
             process.terminate()
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
 
 
-__all__ = ["clean_environ", "free_port", "load_settings", "wait_until_healthy"]
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``assistant serve`` running under uvicorn on loopback, as a user starts it."""
+    with serving(tmp_path_factory.mktemp("server")) as (base_url, _):
+        yield base_url
+
+
+__all__ = ["clean_environ", "free_port", "load_settings", "serving", "wait_until_healthy"]
 
 
 @pytest.fixture(scope="session")

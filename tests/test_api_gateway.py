@@ -10,8 +10,6 @@ gateway is a real uvicorn process configured through environment variables, as a
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -20,7 +18,7 @@ import openai
 import pytest
 from langchain_openai import ChatOpenAI
 
-from tests.conftest import clean_environ, free_port, wait_until_healthy
+from tests.conftest import clean_environ, serving
 from tests.fakes.upstream import FakeUpstream, ok, slow_stream, tool_calls
 
 pytestmark = pytest.mark.slow
@@ -49,7 +47,6 @@ def upstream() -> Iterator[FakeUpstream]:
 
 @pytest.fixture(scope="module")
 def gateway(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
     endpoint = {
         "base_url": upstream.base_url,
         "models": ["gpt-fake"],
@@ -57,22 +54,8 @@ def gateway(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) ->
         "timeout": 30,
     }
     env = {**clean_environ(), "ASSISTANT_PROVIDERS__COMPATIBLE": json.dumps({"fake": endpoint})}
-    log = tmp_path_factory.mktemp("gateway") / "server.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)],
-            cwd=log.parent,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-        base_url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_healthy(base_url, process)
-            yield base_url
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
+    with serving(tmp_path_factory.mktemp("gateway"), env) as (base_url, _):
+        yield base_url
 
 
 @pytest.fixture

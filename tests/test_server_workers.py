@@ -8,8 +8,6 @@ are then searched for any trace of a key.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +18,7 @@ import pytest
 import redis
 
 from assistant.server.auth import hash_key
-from tests.conftest import clean_environ, free_port, wait_until_healthy
+from tests.conftest import clean_environ, serving
 
 KEY = "sk-aw-workers-test-key-0123456789"
 ADMIN = "sk-aw-workers-admin-key-9876543210"
@@ -30,8 +28,6 @@ RPM = 5
 
 @pytest.fixture
 def two_workers(redis_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    port = free_port()
-    log = tmp_path / "server.log"
     keys = [{"name": "alice", "sha256": hash_key(KEY), "requests_per_minute": RPM}]
     env = {
         **clean_environ(),
@@ -40,24 +36,8 @@ def two_workers(redis_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
         "ASSISTANT_SERVER__REDIS_URL": redis_url,
         "ASSISTANT_LOG__JSON_FORMAT": "true",
     }
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port), "--workers", "2"],
-            cwd=tmp_path,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-        base_url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_healthy(base_url, process)
-            yield base_url, log
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    with serving(tmp_path, env, "--workers", "2") as served:
+        yield served
 
 
 def access_pids(log: Path) -> set[int]:
