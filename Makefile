@@ -82,7 +82,8 @@ notebooks: setup ## Open the marimo notebooks in the editor (http://127.0.0.1:27
 	$(RUN) marimo edit notebooks/ --host $(HOST) --port 2718
 
 jupyter: setup ## Open the Jupyter quickstart in JupyterLab
-	$(UV) run --locked --group jupyter jupyter lab notebooks/quickstart.ipynb --ip $(HOST) --no-browser
+	$(UV) run --locked --group jupyter jupyter lab notebooks/quickstart.ipynb --ip $(HOST) --no-browser \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 screenshots: setup ## Screenshot each marimo notebook into docs/img (installs Debian's chromium)
 	@if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
