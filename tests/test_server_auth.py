@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 import pytest
 
 from assistant.config import Settings
-from assistant.server import create_app
+from assistant.server import create_app, ratelimit
 from assistant.server.auth import KEY_PREFIX, Authenticator, hash_key, new_key
 from assistant.server.ratelimit import MemoryCounters, RateLimiter
 from tests.fakes.scripted import ScriptedChatModel, ScriptedProvider, reply, scripted_assistant
+
+
+@pytest.fixture(autouse=True)
+def one_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs within one rate-limit window (a real minute may end mid-test)."""
+    monkeypatch.setattr(ratelimit, "_now", lambda: 1_000_010.0)
+
 
 ALICE, BOB, ADMIN = "sk-aw-alice-0123456789", "sk-aw-bob-9876543210", "sk-aw-admin-5555555555"
 
@@ -156,7 +162,7 @@ def test_bad_key_entries_are_config_errors(bad: dict[str, Any]) -> None:
 
 async def test_memory_windows_roll_over(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [1_000_040.0]  # 20 s into a minute
-    monkeypatch.setattr(time, "time", lambda: now[0])
+    monkeypatch.setattr(ratelimit, "_now", lambda: now[0])
     limiter = RateLimiter(MemoryCounters())
     await limiter.admit("k", 1, None)
     with pytest.raises(Exception, match="1 requests per minute") as caught:

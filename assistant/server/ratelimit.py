@@ -22,6 +22,11 @@ logger = logging.getLogger(__name__)
 WINDOW_S = 60
 
 
+def _now() -> float:
+    """Wall-clock seconds (every worker and machine must agree on the windows)."""
+    return time.time()
+
+
 class Counters(Protocol):
     """Per-window counters."""
 
@@ -39,12 +44,12 @@ class Counters(Protocol):
 
 
 def _window() -> int:
-    return int(time.time() // WINDOW_S)
+    return int(_now() // WINDOW_S)
 
 
 def seconds_to_next_window() -> float:
     """Seconds until the current window ends (at least 1, for ``Retry-After``)."""
-    return max(1.0, WINDOW_S - time.time() % WINDOW_S)
+    return max(1.0, WINDOW_S - _now() % WINDOW_S)
 
 
 class MemoryCounters:
