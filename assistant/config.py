@@ -256,6 +256,37 @@ class SessionSettings(Section):
     max_sessions: int = Field(10_000, ge=1, description="In-memory sessions kept (oldest go).")
 
 
+class CacheSettings(Section):
+    """The response cache, where answers are kept and how long (model calls do not use it yet)."""
+
+    enabled: bool = Field(True, description="Cache answers of deterministic requests.")
+    backend: Literal["memory", "redis"] = Field(
+        "memory", description="`memory` (this process) or `redis` (shared by workers)."
+    )
+    redis_url: str | None = Field(None, description="Redis URL of the `redis` backend.")
+    ttl: float = Field(3600.0, gt=0, description="Seconds an answer is kept.")
+    max_entries: int = Field(10_000, ge=1, description="Entries the memory backend keeps.")
+    max_bytes: int = Field(
+        256 * 1024 * 1024, ge=1024, description="Bytes the memory backend keeps (stored size)."
+    )
+    compress_min_bytes: int = Field(
+        1024, ge=0, description="Values at least this large are stored zstd-compressed."
+    )
+    socket_timeout: float = Field(
+        0.25, gt=0, description="Seconds a Redis call may take before it counts as a miss."
+    )
+    retry_after: float = Field(
+        2.0, gt=0, description="Seconds the cache is bypassed after a Redis failure."
+    )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+
 class PriceSettings(Section):
     """What a model costs, in US dollars per million tokens."""
 
@@ -414,6 +445,7 @@ class Settings(BaseSettings):
         description="Agent profiles by name, served as models (`assistant` by default).",
     )
     sessions: SessionSettings = Field(default_factory=SessionSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
     evals: EvalSettings = Field(default_factory=EvalSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     log: LogSettings = Field(default_factory=LogSettings)

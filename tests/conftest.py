@@ -103,12 +103,18 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base_url
 
 
-__all__ = ["clean_environ", "free_port", "load_settings", "serving", "wait_until_healthy"]
+__all__ = [
+    "clean_environ",
+    "free_port",
+    "load_settings",
+    "serving",
+    "start_redis",
+    "wait_until_healthy",
+]
 
 
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real redis-server on loopback (installed by `make test`), private to this test run."""
+def start_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    """A real redis-server on ``127.0.0.1:port`` (installed by `make test`), once it answers."""
     import shutil
 
     binary = shutil.which("redis-server")
@@ -116,8 +122,6 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.fail(
             "redis-server is not installed: `make test` installs it (apt-get install redis-server)"
         )
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
     process = subprocess.Popen(
         [
             binary,
@@ -141,13 +145,20 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
                 sock.sendall(b"PING\r\n")
                 if sock.recv(16).startswith(b"+PONG"):
-                    break
+                    return process
         except OSError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             pytest.fail("redis-server did not start")
         time.sleep(0.02)  # readiness polling interval, not synchronisation
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server on loopback, private to this test run."""
+    port = free_port()
+    process = start_redis(port, tmp_path_factory.mktemp("redis"))
     try:
         yield f"redis://127.0.0.1:{port}/0"
     finally:

@@ -94,6 +94,8 @@ _SAMPLES = {
 def _sample(setting: Any) -> str:
     if setting.env.endswith("_SHA256"):
         return "a" * 64  # a hex SHA-256, as the setting requires
+    if setting.env.endswith("_REDIS_URL"):
+        return "redis://localhost:6379/0"
     if setting.default is not None and not setting.required:
         # an empty variable counts as unset, so an empty default needs a real value here
         return str(gen._env_value(setting.default)) or "sample"
