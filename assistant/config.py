@@ -257,7 +257,7 @@ class SessionSettings(Section):
 
 
 class CacheSettings(Section):
-    """The response cache, where answers are kept and how long (model calls do not use it yet)."""
+    """The response cache of the API's model answers (agent turns are not cached yet)."""
 
     enabled: bool = Field(True, description="Cache answers of deterministic requests.")
     backend: Literal["memory", "redis"] = Field(

@@ -365,3 +365,39 @@ def test_keys_new_prints_a_key_once_and_an_entry_that_holds_its_hash(tmp_path: P
     assert listed.returncode == 0, listed.stderr
     assert "alice" in listed.stdout and "local:smollm2" in listed.stdout
     assert key not in listed.stdout and settings.server.auth.keys[0].sha256 not in listed.stdout
+
+
+def test_cache_commands_work_on_the_shared_redis_cache(tmp_path: Path, redis_url: str) -> None:
+    import asyncio
+
+    from assistant.cache import RedisBackend, ResponseCache, request_key
+
+    async def fill() -> None:
+        cache = ResponseCache(RedisBackend(redis_url))
+        await cache.invalidate("*")
+        for model in ("local:smollm2", "local:smollm2", "openai:gpt-4o-mini"):
+            name = request_key(tenant="t", model=model, messages=[{"n": len(model)}])
+            await cache.put(name + model, b"answer")
+        await cache.aclose()
+
+    asyncio.run(fill())
+    env = {
+        **clean_env(),
+        "ASSISTANT_CACHE__BACKEND": "redis",
+        "ASSISTANT_CACHE__REDIS_URL": redis_url,
+    }
+    stats = run(tmp_path, "cache", "stats", env=env)
+    assert stats.returncode == 0, stats.stderr
+    assert "│       2 │" in stats.stdout or " 2 " in stats.stdout
+    cleared = run(tmp_path, "cache", "clear", "--model", "openai:gpt-4o-mini", env=env)
+    assert cleared.returncode == 0 and "deleted 1 cached answers" in cleared.stdout
+    everything = run(tmp_path, "cache", "clear", env=env)
+    assert "deleted 1 cached answers" in everything.stdout
+
+    memory = run(tmp_path, "cache", "stats")
+    assert memory.returncode == 2 and "GET /v1/cache/stats" in memory.stderr
+    assert "Traceback" not in memory.stderr
+    down = {**env, "ASSISTANT_CACHE__REDIS_URL": f"redis://127.0.0.1:{closed_port()}/0"}
+    unreachable = run(tmp_path, "cache", "clear", env=down)
+    assert unreachable.returncode == 1 and "Redis cache unavailable" in unreachable.stderr
+    assert len(unreachable.stderr.strip().splitlines()) == 1

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -40,14 +41,20 @@ def two_workers(redis_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
         yield served
 
 
-def access_pids(log: Path) -> set[int]:
-    pids = set()
+def log_records(log: Path) -> list[dict[str, Any]]:
+    """The JSON lines of the server log (a line still being written is skipped)."""
+    records = []
     for line in log.read_text(errors="replace").splitlines():
         if line.startswith("{"):
-            record = json.loads(line)
-            if record.get("logger") == "assistant.server.access":
-                pids.add(record["pid"])
-    return pids
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue
+    return records
+
+
+def access_pids(log: Path) -> set[int]:
+    return {r["pid"] for r in log_records(log) if r.get("logger") == "assistant.server.access"}
 
 
 def get(url: str, key: str | None) -> int:
@@ -91,3 +98,53 @@ def test_rate_limits_are_shared_by_workers_through_redis(
     for secret in (KEY, ADMIN, WRONG):
         for start in range(0, len(secret) - 6):
             assert secret[start : start + 7] not in text, "a key leaked into the logs"
+
+
+def access_records(log: Path) -> dict[str, int]:
+    """request id -> pid of the worker that served it."""
+    return {
+        r["request_id"]: r["pid"]
+        for r in log_records(log)
+        if r.get("logger") == "assistant.server.access" and "request_id" in r
+    }
+
+
+@pytest.mark.slow
+def test_an_answer_cached_by_one_worker_is_a_hit_on_the_other(
+    redis_url: str, tmp_path: Path
+) -> None:
+    env = {
+        **clean_environ(),
+        "ASSISTANT_CACHE__BACKEND": "redis",
+        "ASSISTANT_CACHE__REDIS_URL": redis_url,
+        "ASSISTANT_LOG__JSON_FORMAT": "true",
+    }
+    body = {
+        "model": "local:smollm2",
+        "temperature": 0,
+        "max_tokens": 16,
+        "messages": [{"role": "user", "content": "Name a colour. (shared-cache test)"}],
+    }
+    with serving(tmp_path, env, "--workers", "2") as (base_url, log):
+
+        def ask() -> httpx.Response:
+            with httpx.Client(timeout=60) as fresh:  # a new connection: any worker may answer
+                return fresh.post(f"{base_url}/v1/chat/completions", json=body)
+
+        first = ask()
+        assert first.status_code == 200 and first.headers["x-cache"] == "miss"
+        answer = first.json()["choices"][0]["message"]["content"]
+        miss_pid = access_records(log)[first.headers["x-request-id"]]
+        other_worker_hit = None
+        for _ in range(40):  # bounded: connections spread over the two workers
+            with ThreadPoolExecutor(4) as pool:
+                replies = list(pool.map(lambda _: ask(), range(4)))
+            served = access_records(log)
+            for reply in replies:
+                assert reply.headers["x-cache"] == "hit"
+                assert reply.json()["choices"][0]["message"]["content"] == answer
+                if served.get(reply.headers["x-request-id"], miss_pid) != miss_pid:
+                    other_worker_hit = reply
+            if other_worker_hit is not None:
+                break
+        assert other_worker_hit is not None, "the other worker never answered"

@@ -15,6 +15,7 @@ from langchain_core.language_models import BaseChatModel
 
 from assistant.agent.runner import Agent, AgentEvent, AgentResult
 from assistant.agent.sessions import MemorySessionStore, SessionStore, session_store
+from assistant.cache import ResponseCache, response_cache
 from assistant.config import Settings, secret_values
 from assistant.errors import AssistantError, ModelNotFoundError
 from assistant.providers import LocalProvider, ModelCatalog, ProviderRegistry
@@ -31,6 +32,8 @@ class Assistant:
     catalog: ModelCatalog
     tools: ToolRegistry = field(default_factory=ToolRegistry)
     sessions: SessionStore = field(default_factory=MemorySessionStore)
+    cache: ResponseCache | None = None
+    """The response cache (``None`` when ``cache.enabled`` is off)."""
     _agents: dict[str, Agent] = field(default_factory=dict, repr=False)
 
     def list_models(self) -> list[ModelInfo]:
@@ -131,6 +134,8 @@ class Assistant:
         closer = getattr(self.sessions, "aclose", None)
         if closer is not None:
             await closer()
+        if self.cache is not None:
+            await self.cache.aclose()
 
 
 def build_assistant(settings: Settings) -> Assistant:
@@ -139,8 +144,14 @@ def build_assistant(settings: Settings) -> Assistant:
     catalog = ModelCatalog(registry, settings.chains)
     tools = ToolRegistry.from_settings(settings)
     sessions = session_store(settings.sessions.redis_url, settings.sessions.max_sessions)
+    cache = response_cache(settings.cache) if settings.cache.enabled else None
     return Assistant(
-        settings=settings, registry=registry, catalog=catalog, tools=tools, sessions=sessions
+        settings=settings,
+        registry=registry,
+        catalog=catalog,
+        tools=tools,
+        sessions=sessions,
+        cache=cache,
     )
 
 

@@ -14,7 +14,7 @@ from assistant.server.auth import Authenticator
 from assistant.server.errors import install_error_handlers
 from assistant.server.middleware import CancelOnDisconnectMiddleware, RequestContextMiddleware
 from assistant.server.ratelimit import rate_limiter
-from assistant.server.routes import admin, chat, health, models
+from assistant.server.routes import admin, cache, chat, health, models
 
 
 def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAPI:
@@ -56,6 +56,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     app.include_router(models.router)
     app.include_router(chat.router)
     app.include_router(admin.router)
+    app.include_router(cache.router)
     app.include_router(health.router)
     return app
 

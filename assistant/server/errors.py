@@ -21,6 +21,7 @@ from assistant.errors import (
     AllProvidersFailed,
     AssistantError,
     AuthenticationError,
+    CacheUnavailable,
     CircuitOpenError,
     InvalidRequestError,
     ModelNotFoundError,
@@ -112,6 +113,8 @@ def to_api_error(exc: BaseException) -> APIError:
         return APIError(
             429, str(exc), "rate_limit_error", "rate_limit_exceeded", retry_after=exc.retry_after
         )
+    if isinstance(exc, CacheUnavailable):
+        return APIError(503, str(exc), "server_error", "cache_unavailable")
     if isinstance(exc, PayloadTooLarge):
         return APIError(413, str(exc), "invalid_request_error", "request_too_large")
     if isinstance(exc, InvalidRequestError):

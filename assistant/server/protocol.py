@@ -103,6 +103,10 @@ class ChatCompletionRequest(_Lenient):
     user: str | dict[str, Any] | None = None
     tools: list[ToolDefinition] | None = None
     tool_choice: str | dict[str, Any] | None = None
+    cache_control: str | None = Field(
+        None,
+        description="`no-cache` (skip the cache lookup), `no-store` (skip the write), or both.",
+    )
 
     @field_validator("stop")
     @classmethod
@@ -245,6 +249,8 @@ class ChunkWriter:
         self._completion_tokens = 0
         self._finish_reason: str | None = None
         self._tool_calls = False
+        self._pieces: list[str] = []
+        self._calls: dict[int, dict[str, Any]] = {}
 
     def _frame(self, choices: list[dict[str, Any]], **extra: Any) -> str:
         return json.dumps(
@@ -277,8 +283,10 @@ class ChunkWriter:
         text = _text(chunk)
         if text:
             delta["content"] = text
+            self._pieces.append(text)
         if chunk.tool_call_chunks:
             self._tool_calls = True
+            self._merge(chunk.tool_call_chunks)
             delta["tool_calls"] = [
                 {
                     "index": call.get("index") or 0,
@@ -304,6 +312,28 @@ class ChunkWriter:
         """Add tokens that did not arrive on chunks (e.g. an agent's whole run)."""
         self._prompt_tokens += prompt_tokens
         self._completion_tokens += completion_tokens
+
+    def _merge(self, chunks: list[Any]) -> None:
+        """Tool-call pieces merged by index, as a client would (kept for the cache)."""
+        for piece in chunks:
+            call = self._calls.setdefault(
+                piece.get("index") or 0,
+                {"id": "", "type": "function", "function": {"name": "", "arguments": ""}},
+            )
+            call["id"] = call["id"] or piece.get("id") or ""
+            call["function"]["name"] += piece.get("name") or ""
+            call["function"]["arguments"] += piece.get("args") or ""
+
+    def answer(self) -> tuple[str, list[dict[str, Any]], str, dict[str, int]]:
+        """What streamed so far: text, merged tool calls, finish reason, usage."""
+        reason = "tool_calls" if self._tool_calls else (self._finish_reason or "stop")
+        usage = {
+            "prompt_tokens": self._prompt_tokens,
+            "completion_tokens": self._completion_tokens,
+            "total_tokens": self.tokens,
+        }
+        calls = [self._calls[index] for index in sorted(self._calls)]
+        return "".join(self._pieces), calls, reason, usage
 
     @property
     def tokens(self) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -28,6 +29,7 @@ from langchain_core.runnables import Runnable
 from assistant.agent import AgentEvent
 from assistant.log import redact
 from assistant.providers import open_stream
+from assistant.server import caching
 from assistant.server.auth import PrincipalDep
 from assistant.server.deps import AssistantDep
 from assistant.server.errors import to_api_error
@@ -97,10 +99,12 @@ async def _events(
     include_usage: bool,
     secrets: list[str],
     on_done: Callable[[int], Awaitable[None]] | None = None,
+    on_complete: Callable[[ChunkWriter], Awaitable[None]] | None = None,
 ) -> AsyncIterator[bytes]:
     """The server-sent events of one answer: role chunk, ``frames`` of each item, finish chunk,
     usage chunk if asked, ``[DONE]``; a failure is one error frame. Closing this closes ``rest``
-    (which stops generation). ``on_done`` gets the tokens spent, however the stream ends."""
+    (which stops generation). ``on_done`` gets the tokens spent, however the stream ends;
+    ``on_complete`` runs only when the answer reached its finish chunk."""
     yield _event(writer.role())
     try:
         item = first
@@ -111,6 +115,8 @@ async def _events(
         yield _event(writer.finish())
         if include_usage:
             yield _event(writer.usage())
+        if on_complete is not None:
+            await on_complete(writer)
     except Exception as exc:
         yield _event(_error_frame(exc, secrets))
     finally:
@@ -168,6 +174,8 @@ async def _streaming_response(
     frames: Callable[[ChunkWriter, T], list[bytes]],
     secrets: list[str],
     spend: Spend,
+    on_complete: Callable[[ChunkWriter], Awaitable[None]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> StreamingResponse:
     """Await the first item before answering (a failure before any output is an HTTP error,
     and fallbacks still apply), then stream the rest as server-sent events."""
@@ -179,9 +187,9 @@ async def _streaming_response(
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     writer = ChunkWriter(completion, body.model)
     return StreamingResponse(
-        _events(writer, first, items, frames, include_usage, secrets, spend),
+        _events(writer, first, items, frames, include_usage, secrets, spend, on_complete),
         media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})},
     )
 
 
@@ -206,14 +214,43 @@ async def create_chat_completion(
     runnable = _runnable(assistant, body)
     messages = body.langchain_messages()
     kwargs = body.sampling().as_kwargs()
+    cache = assistant.cache
+    plan = caching.plan(cache, body, kwargs, principal.name, request.headers.get("cache-control"))
+    if cache is not None and plan.key is not None and plan.read:
+        hit = await cache.get(plan.key)
+        if hit is not None:
+            return _replay(body, hit)
+    headers = {caching.HEADER: plan.label}
     completion = completion_id()
+    started = time.perf_counter()
     if not body.stream:
         message = await runnable.ainvoke(messages, **kwargs)
         answer = completion_body(completion, body.model, message)
         await spend(answer["usage"]["total_tokens"])
-        return JSONResponse(answer)
+        if cache is not None and plan.key is not None and plan.write:
+            cost = time.perf_counter() - started
+            await cache.put(plan.key, caching.stored_answer(answer), cost_s=cost)
+        return JSONResponse(answer, headers=headers)
+
+    async def store(writer: ChunkWriter) -> None:
+        if cache is not None and plan.key is not None and plan.write:
+            value = caching.streamed_answer(*writer.answer())
+            await cache.put(plan.key, value, cost_s=time.perf_counter() - started)
 
     stream = open_stream(runnable, messages, kwargs)
     return await _streaming_response(
-        body, completion, stream, _model_frames, assistant.secrets(), spend
+        body, completion, stream, _model_frames, assistant.secrets(), spend, store, headers
+    )
+
+
+def _replay(body: ChatCompletionRequest, stored: bytes) -> Any:
+    """A cached answer, whole or streamed."""
+    headers = {caching.HEADER: "hit"}
+    if not body.stream:
+        return JSONResponse(caching.replayed_completion(stored, body.model), headers=headers)
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    return StreamingResponse(
+        caching.replayed_stream(stored, body.model, include_usage),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", **headers},
     )
