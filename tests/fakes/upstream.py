@@ -650,9 +650,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--text", default="Hello from the fake upstream, streamed in words.")
+    parser.add_argument("--delay", type=float, default=0.0, help="Seconds before each answer.")
     args = parser.parse_args()
     server = FakeUpstream("standalone")
-    server.always(ok(args.text))
+    answer = ok(args.text)
+    server.always(slow_headers(args.delay, answer) if args.delay > 0 else answer)
     sock = listening_socket(args.port)
     config = uvicorn.Config(
         server._app,
