@@ -20,9 +20,7 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,40 +29,12 @@ from typing import Any
 
 import httpx
 from _results import write_results
+from _servers import free_port, percentile, start, wait_for
 from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS_MS = {"memory": 2.0, "redis": 3.0}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start(args: list[str], env: dict[str, str], log: Path | None = None) -> subprocess.Popen[bytes]:
-    sink = log.open("wb") if log else subprocess.DEVNULL
-    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], deadline_s: float = 60) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{process.args} exited with {process.returncode}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise SystemExit(f"{url} did not answer in {deadline_s:g} s")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -108,7 +78,9 @@ def measure(
     }
     if redis_url:
         env["ASSISTANT_CACHE__REDIS_URL"] = redis_url
-    server = start([sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)], env, log)
+    server = start(
+        [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)], env, ROOT, log
+    )
     url = f"http://127.0.0.1:{port}/v1/chat/completions"
     kinds: dict[str, list[tuple[float, str]]] = {"miss": [], "hit": []}
     try:
@@ -159,8 +131,11 @@ def main() -> None:
         [sys.executable, "-m", "tests.fakes.upstream", "--port", str(upstream_port),
          "--delay", str(args.upstream_ms / 1000)],
         env,
+        ROOT,
     )  # fmt: skip
-    redis = start([binary, "--port", str(redis_port), "--save", "", "--appendonly", "no"], env)
+    redis = start(
+        [binary, "--port", str(redis_port), "--save", "", "--appendonly", "no"], env, ROOT
+    )
     results: dict[str, Any] = {}
     try:
         wait_for(f"http://127.0.0.1:{upstream_port}/", upstream)

@@ -19,9 +19,7 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,6 +27,7 @@ from typing import Any
 
 import httpx
 from _results import write_results
+from _servers import free_port, percentile, start, wait_for
 from rich.console import Console
 from rich.table import Table
 
@@ -36,35 +35,6 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL = "fake:gpt-fake"
 BODY = {"model": MODEL, "messages": [{"role": "user", "content": "Say hello."}]}
 TARGET_P50_MS, TARGET_P99_MS = 2.0, 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], deadline_s: float = 60) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{process.args} exited with {process.returncode}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise SystemExit(f"{url} did not answer in {deadline_s:g} s")
-
-
-def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 async def one(client: httpx.AsyncClient, url: str, stream: bool) -> float:
@@ -91,11 +61,6 @@ async def block(
             return await one(client, url, stream)
 
     return list(await asyncio.gather(*(timed() for _ in range(n))))
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 async def measure(
@@ -132,7 +97,9 @@ def main() -> None:
 
     upstream_port, gateway_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-    upstream = start(["-m", "tests.fakes.upstream", "--port", str(upstream_port)], env)
+    upstream = start(
+        [sys.executable, "-m", "tests.fakes.upstream", "--port", str(upstream_port)], env, ROOT
+    )
     endpoint = {
         "base_url": f"http://127.0.0.1:{upstream_port}/v1",
         "models": ["gpt-fake"],
@@ -144,7 +111,11 @@ def main() -> None:
         "ASSISTANT_PROVIDERS__LOCAL__ENABLED": "false",
         "ASSISTANT_LOG__LEVEL": "WARNING",
     }
-    gateway = start(["-m", "assistant.cli", "serve", "--port", str(gateway_port)], gateway_env)
+    gateway = start(
+        [sys.executable, "-m", "assistant.cli", "serve", "--port", str(gateway_port)],
+        gateway_env,
+        ROOT,
+    )
     direct_url = f"http://127.0.0.1:{upstream_port}/v1/chat/completions"
     gateway_url = f"http://127.0.0.1:{gateway_port}/v1/chat/completions"
     cases: list[dict[str, Any]] = []
