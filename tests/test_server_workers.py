@@ -134,6 +134,11 @@ def test_an_answer_cached_by_one_worker_is_a_hit_on_the_other(
         first = ask()
         assert first.status_code == 200 and first.headers["x-cache"] == "miss"
         answer = first.json()["choices"][0]["message"]["content"]
+        # the access log line is written just after the response: wait for it (bounded)
+        deadline = time.monotonic() + 10
+        while first.headers["x-request-id"] not in access_records(log):
+            assert time.monotonic() < deadline, "the miss never reached the access log"
+            time.sleep(0.05)
         miss_pid = access_records(log)[first.headers["x-request-id"]]
         other_worker_hit = None
         for _ in range(40):  # bounded: connections spread over the two workers
