@@ -240,9 +240,12 @@ def completion_body(completion: str, model: str, message: BaseMessage) -> dict[s
 class ChunkWriter:
     """Writes the ``chat.completion.chunk`` frames of one streamed answer."""
 
-    def __init__(self, completion: str, model: str) -> None:
+    def __init__(self, completion: str, model: str, *, keep_answer: bool = False) -> None:
         self.completion = completion
         self.model = model
+        self.keep_answer = keep_answer
+        """Keep the text and tool calls for :meth:`answer` (only when the cache stores it:
+        this is the per-token path)."""
         self.created = int(time.time())
         # tracked as chunks pass, rather than merging every chunk (the per-token hot path)
         self._prompt_tokens = 0
@@ -283,10 +286,12 @@ class ChunkWriter:
         text = _text(chunk)
         if text:
             delta["content"] = text
-            self._pieces.append(text)
+            if self.keep_answer:
+                self._pieces.append(text)
         if chunk.tool_call_chunks:
             self._tool_calls = True
-            self._merge(chunk.tool_call_chunks)
+            if self.keep_answer:
+                self._merge(chunk.tool_call_chunks)
             delta["tool_calls"] = [
                 {
                     "index": call.get("index") or 0,

@@ -185,7 +185,7 @@ async def _streaming_response(
         await items.aclose()  # type: ignore[attr-defined]
         raise
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    writer = ChunkWriter(completion, body.model)
+    writer = ChunkWriter(completion, body.model, keep_answer=on_complete is not None)
     return StreamingResponse(
         _events(writer, first, items, frames, include_usage, secrets, spend, on_complete),
         media_type="text/event-stream",
@@ -233,13 +233,14 @@ async def create_chat_completion(
         return JSONResponse(answer, headers=headers)
 
     async def store(writer: ChunkWriter) -> None:
-        if cache is not None and plan.key is not None and plan.write:
+        if cache is not None and plan.key is not None:
             value = caching.streamed_answer(*writer.answer())
             await cache.put(plan.key, value, cost_s=time.perf_counter() - started)
 
     stream = open_stream(runnable, messages, kwargs)
+    on_complete = store if cache is not None and plan.key is not None and plan.write else None
     return await _streaming_response(
-        body, completion, stream, _model_frames, assistant.secrets(), spend, store, headers
+        body, completion, stream, _model_frames, assistant.secrets(), spend, on_complete, headers
     )
 
 
