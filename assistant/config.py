@@ -222,6 +222,11 @@ class ProfileSettings(Section):
         1536, ge=256, description="Conversation budget in tokens: older turns are trimmed."
     )
     session_ttl: float = Field(3600.0, gt=0, description="Seconds a session is kept after use.")
+    retrieval: Literal["tool", "auto", "off"] = Field(
+        "tool",
+        description="Knowledge base: `tool` (the model may call knowledge_search), `auto` "
+        "(search before each answer, sources in the prompt) or `off`.",
+    )
 
     def to_toml(self, name: str) -> str:
         """This profile as a ``[profiles.NAME]`` table to paste into ``assistant.toml``.
@@ -285,6 +290,23 @@ class CacheSettings(Section):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value
+
+
+class KnowledgeSettings(Section):
+    """The knowledge base the agent searches (`assistant kb ...`)."""
+
+    path: Path = Field(Path("kb/knowledge.duckdb"), description="The DuckDB file of the store.")
+    chunk_size: int = Field(1200, ge=200, le=20_000, description="Longest chunk, in characters.")
+    chunk_overlap: int = Field(
+        200, ge=0, description="Characters a chunk repeats from the one before (< size / 2)."
+    )
+    embeddings_model: str | None = Field(
+        None, description="Embeddings model ref, e.g. `local:smollm2`; empty: BM25 search only."
+    )
+    top_k: int = Field(5, ge=1, le=50, description="Chunks a search returns.")
+    hybrid: bool = Field(
+        True, description="Fuse BM25 and vector rankings (RRF) when there are embeddings."
+    )
 
 
 class PriceSettings(Section):
@@ -447,6 +469,7 @@ class Settings(BaseSettings):
     sessions: SessionSettings = Field(default_factory=SessionSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     evals: EvalSettings = Field(default_factory=EvalSettings)
+    kb: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 

@@ -16,6 +16,7 @@ Every failure the library raises on purpose is an :class:`AssistantError`::
     │   └── AllProvidersFailed       every model of a fallback chain failed
     ├── ToolError                    a tool failed (reported to the model, not raised to users)
     ├── SessionStoreError            the session store (e.g. Redis) cannot be reached
+    ├── KnowledgeBaseError           the knowledge base cannot be opened, read or searched
     └── CacheUnavailable             the cache backend is down (always degraded to a miss)
 
 ``ProviderError.transient`` tells retries and fallbacks whether trying again can help:
@@ -163,3 +164,7 @@ class SessionStoreError(AssistantError):
 
 class CacheUnavailable(AssistantError):
     """The cache backend cannot be reached; callers treat it as a miss."""
+
+
+class KnowledgeBaseError(AssistantError):
+    """The knowledge base file cannot be opened or searched (the message names the file)."""
