@@ -18,6 +18,7 @@ from assistant.agent.sessions import MemorySessionStore, SessionStore, session_s
 from assistant.cache import ResponseCache, response_cache
 from assistant.config import Settings, secret_values
 from assistant.errors import AssistantError, ModelNotFoundError
+from assistant.knowledge import TOOL_NAME, KnowledgeBase, knowledge_search_tool
 from assistant.providers import LocalProvider, ModelCatalog, ProviderRegistry
 from assistant.tools import ToolRegistry
 from assistant.types import ModelInfo
@@ -34,6 +35,8 @@ class Assistant:
     sessions: SessionStore = field(default_factory=MemorySessionStore)
     cache: ResponseCache | None = None
     """The response cache (``None`` when ``cache.enabled`` is off)."""
+    knowledge: KnowledgeBase | None = None
+    """The knowledge base (``kb`` settings) behind ``knowledge_search`` and auto retrieval."""
     _agents: dict[str, Agent] = field(default_factory=dict, repr=False)
 
     def list_models(self) -> list[ModelInfo]:
@@ -86,7 +89,17 @@ class Assistant:
             profile = profile.model_validate({**profile.model_dump(), **overrides})
         model = self.catalog.chat_model(profile.model)
         tools = self.tools.select(profile.tools)
-        agent = Agent(name, profile, model, tools, self.sessions)
+        middleware: list[Any] = []
+        if profile.retrieval == "off":
+            tools = [tool for tool in tools if tool.name != TOOL_NAME]
+        elif profile.retrieval == "auto" and self.knowledge is not None:
+            from assistant.agent.retrieval import AutoRetrievalMiddleware
+
+            # half the context budget (about 4 characters a token) for the passages
+            middleware.append(
+                AutoRetrievalMiddleware(self.knowledge, max_chars=profile.context_tokens * 2)
+            )
+        agent = Agent(name, profile, model, tools, self.sessions, middleware)
         if not overrides:
             self._agents[name] = agent
         return agent
@@ -145,6 +158,8 @@ def build_assistant(settings: Settings) -> Assistant:
     tools = ToolRegistry.from_settings(settings)
     sessions = session_store(settings.sessions.redis_url, settings.sessions.max_sessions)
     cache = response_cache(settings.cache) if settings.cache.enabled else None
+    knowledge = KnowledgeBase(settings.kb, embeddings=catalog.embeddings)
+    tools.add(knowledge_search_tool(knowledge, timeout=max(settings.tools.timeout, 30.0)))
     return Assistant(
         settings=settings,
         registry=registry,
@@ -152,6 +167,7 @@ def build_assistant(settings: Settings) -> Assistant:
         tools=tools,
         sessions=sessions,
         cache=cache,
+        knowledge=knowledge,
     )
 
 

@@ -108,14 +108,17 @@ class Agent:
         model: BaseChatModel,
         tools: list[BaseTool],
         sessions: SessionStore | None = None,
+        middleware: Sequence[Any] = (),
     ) -> None:
+        """``middleware`` runs outermost, before the workbench's own (e.g. retrieval)."""
         self.name = name
         self.profile = profile
         self.tools = tools
         self.sessions = sessions
         # Order matters: tool selection runs outside the recorder, so the trajectory shows the
         # tools actually offered; tool errors are handled inside it, so it records them.
-        middleware = [
+        stack = [
+            *middleware,
             RelevantToolsMiddleware(profile.max_tools_offered),
             TrajectoryMiddleware(),
             ModelCallLimitMiddleware(run_limit=profile.max_model_calls, exit_behavior="end"),
@@ -131,7 +134,7 @@ class Agent:
             model,
             tools,
             system_prompt=profile.system_prompt,
-            middleware=middleware,
+            middleware=stack,
             context_schema=RunContext,
             name=name,
         )

@@ -14,9 +14,9 @@ composition root wires the tool and the automatic retrieval of agent profiles.
 """
 
 from assistant.knowledge.chunking import Chunk, chunk_text
-from assistant.knowledge.extract import ExtractionError, Extracted, extract
+from assistant.knowledge.extract import Extracted, ExtractionError, extract
 from assistant.knowledge.hybrid import reciprocal_rank_fusion
-from assistant.knowledge.ingest import IngestReport, Ingestor
+from assistant.knowledge.ingest import Ingestor, IngestReport
 from assistant.knowledge.search import KnowledgeBase, SearchHit, SearchMode, format_hits, parse_hits
 from assistant.knowledge.store import (
     DocumentRecord,

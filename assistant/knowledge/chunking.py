@@ -40,7 +40,9 @@ def check_sizes(size: int, overlap: int) -> None:
     if size < 50:
         raise ValueError(f"chunk size must be at least 50 characters, not {size}")
     if not 0 <= overlap < size // 2:
-        raise ValueError(f"chunk overlap must be in [0, {size // 2}) for size {size}, not {overlap}")
+        raise ValueError(
+            f"chunk overlap must be in [0, {size // 2}) for size {size}, not {overlap}"
+        )
 
 
 def _sections(text: str) -> list[tuple[str, str]]:
@@ -56,7 +58,7 @@ def _sections(text: str) -> list[tuple[str, str]]:
             level, title = len(match.group(1)), match.group(2).strip()
             path = [(lvl, name) for lvl, name in path if lvl < level] + [(level, title)]
             heading = " > ".join(name for _, name in path)
-            previous_heading, previous_lines = sections[-1]
+            previous_lines = sections[-1][1]
             if not "\n".join(previous_lines).strip() or _only_headings(previous_lines):
                 # a heading followed directly by a sub-heading: keep both lines together
                 sections[-1] = (heading, [*previous_lines, line])

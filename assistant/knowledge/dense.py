@@ -21,7 +21,8 @@ def normalise(vectors: Any) -> np.ndarray[Any, Any]:
         matrix = matrix.reshape(1, -1)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return matrix / norms
+    normalised: np.ndarray[Any, Any] = matrix / norms
+    return normalised
 
 
 class DenseIndex:

@@ -14,7 +14,9 @@ K = TypeVar("K", bound=Hashable)
 RRF_K = 60
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[K]], k: int = RRF_K) -> list[tuple[K, float]]:
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[K]], k: int = RRF_K
+) -> list[tuple[K, float]]:
     """Fused (item, score) pairs, best first; ties keep the order of first appearance."""
     scores: dict[K, float] = {}
     for ranking in rankings:

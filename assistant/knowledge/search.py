@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pyarrow as pa
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
 from assistant.errors import KnowledgeBaseError
 from assistant.knowledge.dense import DenseIndex
@@ -225,7 +225,8 @@ class KnowledgeBase:
         embedder = self.embedder() if dense is not None else None
         if mode in ("dense", "hybrid") and (dense is None or embedder is None):
             raise KnowledgeBaseError(
-                f"{mode} search needs vectors: set kb.embeddings_model and run `assistant kb ingest`"
+                f"{mode} search needs vectors: set kb.embeddings_model, then "
+                "run `assistant kb ingest`"
             )
         if mode == "auto":
             usable = dense is not None and embedder is not None

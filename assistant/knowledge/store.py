@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import duckdb
 import numpy as np
-import pyarrow as pa
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
 from assistant.errors import KnowledgeBaseError
 from assistant.knowledge.chunking import Chunk
@@ -189,7 +189,9 @@ class DuckDBKnowledgeStore:
             self._con.execute("SELECT count(*) FROM meta").fetchone()
         except duckdb.CatalogException:
             self._con.close()
-            raise KnowledgeBaseError(f"{self.path} is not a knowledge base (no meta table)") from None
+            raise KnowledgeBaseError(
+                f"{self.path} is not a knowledge base (no meta table)"
+            ) from None
 
     def __enter__(self) -> DuckDBKnowledgeStore:
         return self
@@ -381,9 +383,7 @@ class DuckDBKnowledgeStore:
 
     def iter_chunk_texts(self, batch: int = 10_000) -> Iterator[list[tuple[int, str]]]:
         """(id, heading and text) of every chunk, in id order, in batches."""
-        cursor = self._con.execute(
-            "SELECT id, heading || '\n' || text FROM chunks ORDER BY id"
-        )
+        cursor = self._con.execute("SELECT id, heading || '\n' || text FROM chunks ORDER BY id")
         while rows := cursor.fetchmany(batch):
             yield [(int(row[0]), str(row[1])) for row in rows]
 
@@ -419,7 +419,8 @@ class DuckDBKnowledgeStore:
         self._con.register("new_vectors", table)
         try:
             self._con.execute(
-                "UPDATE chunks SET embedding = v.embedding FROM new_vectors v WHERE chunks.id = v.id"
+                "UPDATE chunks SET embedding = v.embedding FROM new_vectors v "
+                "WHERE chunks.id = v.id"
             )
         finally:
             self._con.unregister("new_vectors")
