@@ -109,6 +109,7 @@ def profiles() -> None:
 from assistant.cli import cache as _cache  # noqa: E402, F401
 from assistant.cli import chat as _chat  # noqa: E402, F401
 from assistant.cli import evals as _evals  # noqa: E402, F401
+from assistant.cli import kb as _kb  # noqa: E402, F401
 from assistant.cli import keys as _keys  # noqa: E402, F401
 from assistant.cli import tools as _tools  # noqa: E402, F401
 

@@ -60,7 +60,7 @@ class BM25Index:
 
     @classmethod
     def build(cls, batches: Iterable[list[tuple[int, str]]], version: int) -> BM25Index:
-        """Index (id, text) pairs, e.g. from :meth:`KnowledgeStore.iter_chunk_texts`."""
+        """Index (id, text) pairs, given in batches."""
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)

@@ -13,7 +13,7 @@ file read-only for the length of one operation, so a long-running server never l
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,10 +134,6 @@ class KnowledgeStore(Protocol):
         """The chunks with these ids, in the order given (unknown ids are left out)."""
         ...
 
-    def iter_chunk_texts(self, batch: int = 10_000) -> Iterator[list[tuple[int, str]]]:
-        """(id, heading and text) of every chunk, in batches, for the lexical index."""
-        ...
-
     def chunk_table(self) -> pa.Table:
         """Every chunk in id order: ``id, source, ordinal, heading, text, sha256`` columns."""
         ...
@@ -186,7 +182,7 @@ class DuckDBKnowledgeStore:
             self._migrate()
             return
         try:
-            self._con.execute("SELECT count(*) FROM meta").fetchone()
+            self._con.execute("SELECT count(*) FROM meta").fetchall()
         except duckdb.CatalogException:
             self._con.close()
             raise KnowledgeBaseError(
@@ -219,8 +215,8 @@ class DuckDBKnowledgeStore:
 
     def get_meta(self, key: str) -> str | None:
         """A stored setting."""
-        row = self._con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
-        return str(row[0]) if row else None
+        rows = self._con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+        return str(rows[0][0]) if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
         """Store a setting."""
@@ -366,8 +362,7 @@ class DuckDBKnowledgeStore:
 
     def count_chunks(self) -> int:
         """How many chunks the store holds."""
-        row = self._con.execute("SELECT count(*) FROM chunks").fetchone()
-        return int(row[0]) if row else 0
+        return int(self._con.execute("SELECT count(*) FROM chunks").fetchall()[0][0])
 
     def chunk_table(self) -> pa.Table:
         """Every chunk in id order: ``id, source, ordinal, heading, text, sha256`` columns."""
@@ -378,14 +373,7 @@ class DuckDBKnowledgeStore:
 
     def count_embedded(self) -> int:
         """How many chunks have a vector."""
-        row = self._con.execute("SELECT count(embedding) FROM chunks").fetchone()
-        return int(row[0]) if row else 0
-
-    def iter_chunk_texts(self, batch: int = 10_000) -> Iterator[list[tuple[int, str]]]:
-        """(id, heading and text) of every chunk, in id order, in batches."""
-        cursor = self._con.execute("SELECT id, heading || '\n' || text FROM chunks ORDER BY id")
-        while rows := cursor.fetchmany(batch):
-            yield [(int(row[0]), str(row[1])) for row in rows]
+        return int(self._con.execute("SELECT count(embedding) FROM chunks").fetchall()[0][0])
 
     def embedding_matrix(self) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """Ids and vectors (float32, one row each) of every chunk that has a vector."""
