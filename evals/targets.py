@@ -13,15 +13,16 @@ import inspect
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from assistant.errors import AssistantError, ModelNotFoundError
-from assistant.types import ModelCallRecord, ModelRef, TrajectoryStep, Usage
+from assistant.types import ModelCallRecord, ModelRef, ToolCallRecord, TrajectoryStep, Usage
 from evals.types import Case, TargetOutput
 
 if TYPE_CHECKING:
     from assistant.agent import Agent, Assistant
     from assistant.config import PriceSettings
+    from assistant.knowledge import SearchMode
 
 
 class Target(Protocol):
@@ -182,6 +183,61 @@ class AgentTarget:
             cost_usd=_trajectory_cost(self.assistant.settings.evals.prices, result.trajectory),
             trajectory=list(result.trajectory),
             error=f"agent stopped: {result.stopped}" if result.stopped else None,
+            **retrieved_contexts(result.trajectory),
+        )
+
+
+def retrieved_contexts(trajectory: list[TrajectoryStep]) -> dict[str, Any]:
+    """``contexts`` and ``context_sources`` from the run's ``knowledge_search`` steps (tool
+    calls and automatic retrieval alike); empty when it never searched."""
+    from assistant.knowledge import TOOL_NAME, parse_hits
+
+    pairs = [
+        pair
+        for step in trajectory
+        if isinstance(step, ToolCallRecord) and step.name == TOOL_NAME and not step.error
+        for pair in parse_hits(step.result)
+    ]
+    if not any(isinstance(s, ToolCallRecord) and s.name == TOOL_NAME for s in trajectory):
+        return {}
+    unique = dict(reversed(pairs))  # a passage retrieved twice counts once, at its first rank
+    ordered = [(source, unique[source]) for source in dict.fromkeys(s for s, _ in pairs)]
+    return {
+        "contexts": [text for _, text in ordered],
+        "context_sources": [source for source, _ in ordered],
+    }
+
+
+@dataclass
+class RetrievalTarget:
+    """The knowledge base alone: the case's question in, the top chunks out (no model).
+
+    Spec ``kb:MODE`` with MODE ``auto``, ``bm25``, ``dense`` or ``hybrid``; the passages are the
+    output text and the target's ``contexts``, for ``recall_at_k``, ``mrr`` and the ragas
+    context metrics.
+    """
+
+    name: str
+    assistant: Assistant
+    mode: SearchMode = "auto"
+    k: int | None = None
+    group: str = "kb"
+
+    async def run(self, case: Case) -> TargetOutput:
+        import asyncio
+
+        from assistant.knowledge import format_hits
+
+        knowledge = self.assistant.knowledge
+        if knowledge is None:  # pragma: no cover - build_assistant always sets it
+            return TargetOutput(output="", latency_s=0.0, error="no knowledge base")
+        started = time.perf_counter()
+        hits = await asyncio.to_thread(knowledge.search, case.prompt(), self.k, self.mode)
+        return TargetOutput(
+            output=format_hits(hits),
+            latency_s=time.perf_counter() - started,
+            contexts=[hit.text for hit in hits],
+            context_sources=[hit.citation for hit in hits],
         )
 
 
@@ -225,7 +281,8 @@ def resolve_target(
     system_prompt: str | None = None,
     tools: list[str] | None = None,
 ) -> Target:
-    """A target from a profile name, a model ref or chain, ``py:module:function``, or a callable.
+    """A target from a profile name, a model ref or chain, ``py:module:function``, ``kb:MODE``
+    (the knowledge base's retrieval alone), or a callable.
 
     For models and profiles, variants are built from the same spec: ``params`` (sampling:
     ``temperature``, ``max_tokens``, ``seed``...), ``system_prompt`` and, for profiles,
@@ -248,6 +305,16 @@ def resolve_target(
         except (ImportError, AttributeError, ValueError) as exc:
             raise AssistantError(f"target '{spec}': cannot import it: {exc}") from None
         return CallableTarget(spec, function)
+    if spec.startswith("kb:"):
+        mode = spec[3:]
+        if mode not in ("auto", "bm25", "dense", "hybrid"):
+            raise AssistantError(f"target '{spec}': the mode must be auto, bm25, dense or hybrid")
+        if variant:
+            raise AssistantError("label, params, system_prompt and tools do not apply to kb:")
+        if assistant.knowledge is None or not assistant.knowledge.availability().available:
+            reason = assistant.knowledge.availability().reason if assistant.knowledge else None
+            raise AssistantError(f"target '{spec}': {reason or 'no knowledge base'}")
+        return RetrievalTarget(spec, assistant, mode=cast("SearchMode", mode))
     if assistant.is_agent(spec):
         overrides: dict[str, Any] = {}
         if system_prompt is not None:

@@ -94,6 +94,10 @@ class TargetOutput:
     cost_usd: float | None = None
     trajectory: list[TrajectoryStep] = field(default_factory=list)
     error: str | None = None
+    contexts: list[str] | None = None
+    """Passages the target retrieved, best first (RAG metrics prefer them to the case's)."""
+    context_sources: list[str] | None = None
+    """Where each of ``contexts`` comes from (``source#chunk``), for retrieval metrics."""
 
     @property
     def tools_called(self) -> list[str]:

@@ -12,7 +12,9 @@ Build them from specs with :func:`build_scorer`; check a dataset's specs up fron
 - ``tool_called``: the trajectory's tools vs ``tools`` or ``case.expected_tools`` (``mode``);
 - ``llm_judge``: a chat model grades against ``rubric`` (``model``, ``scale``, ``timeout``);
 - ``faithfulness``, ``answer_relevancy``, ``context_precision``, ``context_recall``: ragas
-  metrics (``model``, ``embeddings_model``, ``timeout``; see :mod:`evals.scorers.rag`).
+  metrics (``model``, ``embeddings_model``, ``timeout``; see :mod:`evals.scorers.rag`);
+- ``recall_at_k`` (``k``), ``mrr``: retrieval against ``metadata.relevant`` labels, no judge
+  (see :mod:`evals.scorers.retrieval`).
 
 Every scorer accepts ``label`` (the name its scores are recorded under). Models are injected,
 never named in code: ``build_scorer(spec, chat_model=assistant.chat_model,
@@ -24,7 +26,7 @@ failed: ..."`` (counted apart from wrong answers); scorers never raise; values a
 
 from __future__ import annotations
 
-from evals.scorers import judge, numeric, rag, structured, text, tools
+from evals.scorers import judge, numeric, rag, retrieval, structured, text, tools
 from evals.scorers.base import (
     DEFAULT_EMBEDDINGS_MODEL,
     DEFAULT_JUDGE_MODEL,
@@ -74,6 +76,7 @@ __all__ = [
     "parse_judge_reply",
     "rag",
     "register_scorer",
+    "retrieval",
     "scorer_names",
     "structured",
     "text",

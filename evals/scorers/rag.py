@@ -6,7 +6,8 @@ Each scorer runs one ragas metric on one case, with the judge from the injected
 workbench can judge, retries and breaker included) and, for ``answer_relevancy``, the
 embeddings from the injected ``embeddings`` factory. The sample ragas sees is built from the
 case and the target's answer: ``user_input`` is the case's prompt, ``response`` the answer,
-``retrieved_contexts`` the case's ``contexts`` and ``reference`` its ``expected`` answer.
+``retrieved_contexts`` the target's retrieved ``contexts`` when it has them (a knowledge base
+target or an agent that searched), else the case's, and ``reference`` its ``expected`` answer.
 
 ragas failures are scorer errors, never a crash or a silent NaN: a judge whose output ragas
 cannot parse, a timeout, a NaN score (ragas's way of saying "nothing to score") and a missing
@@ -100,6 +101,13 @@ def _provide_vertexai_placeholder() -> None:
     sys.modules[_VERTEXAI_MODULE] = module
 
 
+def _contexts(case: Case, output: TargetOutput | None) -> list[str]:
+    """The target's retrieved passages when it retrieved any, else the case's fixed ones."""
+    if output is not None and output.contexts is not None:
+        return list(output.contexts)
+    return list(case.contexts or [])
+
+
 class RagasMetricScorer(BaseScorer):
     """One ragas metric as a scorer.
 
@@ -142,10 +150,10 @@ class RagasMetricScorer(BaseScorer):
         """The embeddings' model ref."""
         return self.embeddings_model or self.context.embeddings_model
 
-    def missing_inputs(self, case: Case) -> list[str]:
-        """What this metric needs that the case (or the injected context) lacks."""
+    def missing_inputs(self, case: Case, output: TargetOutput | None = None) -> list[str]:
+        """What this metric needs that the case, the output or the injected context lacks."""
         missing = []
-        if self.needs_contexts and not case.contexts:
+        if self.needs_contexts and not _contexts(case, output):
             missing.append("contexts")
         if self.needs_reference and not case.expected:
             missing.append("expected")
@@ -160,7 +168,7 @@ class RagasMetricScorer(BaseScorer):
         details: dict[str, Any] = {"metric": self.metric, "judge_model": self.judge_model}
         if self.needs_embeddings:
             details["embeddings_model"] = self.embeddings_ref
-        missing = self.missing_inputs(case)
+        missing = self.missing_inputs(case, output)
         if missing:
             return self.failed(
                 f"{self.metric} needs {', '.join(missing)}", missing_inputs=missing, **details
@@ -177,7 +185,7 @@ class RagasMetricScorer(BaseScorer):
         sample = ragas.SingleTurnSample(
             user_input=case.prompt(),
             response=output.output,
-            retrieved_contexts=list(case.contexts or []),
+            retrieved_contexts=_contexts(case, output),
             reference=case.expected,
         )
         try:
