@@ -5,6 +5,7 @@ Real DuckDB files in tmp folders; row counts are read back with a separate conne
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -182,7 +183,7 @@ def test_chunks_follow_headings_and_overlap() -> None:
     assert [c.ordinal for c in chunks] == list(range(len(chunks)))
     part_a = [c for c in chunks if c.heading == "Top > Part A"]
     assert len(part_a) > 3
-    for before, after in zip(part_a, part_a[1:], strict=False):
+    for before, after in itertools.pairwise(part_a):
         assert before.text[-30:] in after.text  # consecutive chunks overlap
     assert chunks[-1].heading == "Top > Part B" and chunks[-1].text.startswith("## Part B")
     assert not any("Part A" in c.text and "Part B" in c.text for c in chunks)  # never spans

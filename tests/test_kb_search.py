@@ -114,7 +114,7 @@ def test_dense_and_hybrid_search(tmp_path: Path) -> None:
     kb = corpus_kb(tmp_path, embeddings_model="fake:words", embeddings=lambda ref: embeddings)
     with kb.open() as store:
         assert store.get_meta("embeddings_model") == "fake:words"
-        ids, matrix = store.embedding_matrix()
+        _ids, matrix = store.embedding_matrix()
     assert matrix.shape == (len(CORPUS), 256)
     assert kb.has_vectors()
     assert kb.search("volcano solar system", 1, "dense")[0].source.endswith("mars.md")
