@@ -39,7 +39,6 @@ sys.path.insert(0, str(ROOT))
 
 from assistant.config import KnowledgeSettings  # noqa: E402
 from assistant.knowledge import Chunk, DuckDBKnowledgeStore, KnowledgeBase  # noqa: E402
-from assistant.knowledge.store import DocumentRecord  # noqa: E402
 
 TARGET_BM25_P50_MS = 20.0
 SEED = 20_260_101

@@ -242,10 +242,9 @@ class DuckDBKnowledgeStore:
     _DOC_COLUMNS = "path, source, format, sha256, mtime, size, title, n_chunks, id"
 
     def _docs(self, where: str = "", params: list[Any] | None = None) -> list[DocumentRecord]:
-        rows = self._con.execute(
-            f"SELECT {self._DOC_COLUMNS} FROM documents {where} ORDER BY source",  # noqa: S608  # nosec B608 - fixed fragments
-            params or [],
-        ).fetchall()
+        # ``where`` is one of this class's fixed fragments; values are bound parameters
+        query = f"SELECT {self._DOC_COLUMNS} FROM documents {where} ORDER BY source"  # noqa: S608  # nosec B608
+        rows = self._con.execute(query, params or []).fetchall()
         return [DocumentRecord(*row) for row in rows]
 
     def documents(self) -> list[DocumentRecord]:
