@@ -40,5 +40,5 @@ def knowledge_search_tool(kb: KnowledgeBase, timeout: float = 30.0) -> Tool:
         name=TOOL_NAME,
         timeout=timeout,
         availability=kb.availability,
-        example={"query": "How do I run an eval?"},
+        example={"query": "How do I run an eval?", "top_k": 3},
     )
