@@ -222,6 +222,14 @@ class ProfileSettings(Section):
         1536, ge=256, description="Conversation budget in tokens: older turns are trimmed."
     )
     session_ttl: float = Field(3600.0, gt=0, description="Seconds a session is kept after use.")
+    cache: bool = Field(
+        True, description="Cache this agent's model calls (when the `cache` section allows)."
+    )
+    cache_ttl: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds this agent's cached model answers live; unset: `cache.ttl`.",
+    )
 
     def to_toml(self, name: str) -> str:
         """This profile as a ``[profiles.NAME]`` table to paste into ``assistant.toml``.
@@ -257,9 +265,13 @@ class SessionSettings(Section):
 
 
 class CacheSettings(Section):
-    """The response cache of the API's model answers (agent turns are not cached yet)."""
+    """The response cache in front of model calls: the API's raw models and every agent's."""
 
-    enabled: bool = Field(True, description="Cache answers of deterministic requests.")
+    enabled: bool = Field(True, description="Cache model answers.")
+    only_deterministic: bool = Field(
+        True,
+        description="Cache only requests with temperature 0 or a seed; off: every request.",
+    )
     backend: Literal["memory", "redis"] = Field(
         "memory", description="`memory` (this process) or `redis` (shared by workers)."
     )
@@ -399,6 +411,14 @@ class ServerSettings(Section):
     )
 
 
+class MetricsSettings(Section):
+    """Prometheus metrics, served at `/metrics`."""
+
+    enabled: bool = Field(
+        True, description="Count requests, model and tool calls and cache use; serve `/metrics`."
+    )
+
+
 class LogSettings(Section):
     """Logging of the entry points (the library itself never configures logging)."""
 
@@ -448,6 +468,7 @@ class Settings(BaseSettings):
     cache: CacheSettings = Field(default_factory=CacheSettings)
     evals: EvalSettings = Field(default_factory=EvalSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     @field_validator("chains", mode="before")

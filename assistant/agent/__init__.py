@@ -13,11 +13,14 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
+from assistant.agent.middleware import CachePolicy, RunContext
 from assistant.agent.runner import Agent, AgentEvent, AgentResult
 from assistant.agent.sessions import MemorySessionStore, SessionStore, session_store
 from assistant.cache import ResponseCache, response_cache
 from assistant.config import Settings, secret_values
 from assistant.errors import AssistantError, ModelNotFoundError
+from assistant.metrics import Metrics
+from assistant.observe import NULL_OBSERVER
 from assistant.providers import LocalProvider, ModelCatalog, ProviderRegistry
 from assistant.tools import ToolRegistry
 from assistant.types import ModelInfo
@@ -34,6 +37,8 @@ class Assistant:
     sessions: SessionStore = field(default_factory=MemorySessionStore)
     cache: ResponseCache | None = None
     """The response cache (``None`` when ``cache.enabled`` is off)."""
+    metrics: Metrics | None = None
+    """The Prometheus instruments (``None`` when ``metrics.enabled`` is off)."""
     _agents: dict[str, Agent] = field(default_factory=dict, repr=False)
 
     def list_models(self) -> list[ModelInfo]:
@@ -86,7 +91,15 @@ class Assistant:
             profile = profile.model_validate({**profile.model_dump(), **overrides})
         model = self.catalog.chat_model(profile.model)
         tools = self.tools.select(profile.tools)
-        agent = Agent(name, profile, model, tools, self.sessions)
+        agent = Agent(
+            name,
+            profile,
+            model,
+            tools,
+            self.sessions,
+            cache=self.cache,
+            observer=self.metrics or NULL_OBSERVER,
+        )
         if not overrides:
             self._agents[name] = agent
         return agent
@@ -145,6 +158,9 @@ def build_assistant(settings: Settings) -> Assistant:
     tools = ToolRegistry.from_settings(settings)
     sessions = session_store(settings.sessions.redis_url, settings.sessions.max_sessions)
     cache = response_cache(settings.cache) if settings.cache.enabled else None
+    metrics = Metrics() if settings.metrics.enabled else None
+    if metrics is not None:
+        _observe(metrics, registry, catalog, cache)
     return Assistant(
         settings=settings,
         registry=registry,
@@ -152,7 +168,33 @@ def build_assistant(settings: Settings) -> Assistant:
         tools=tools,
         sessions=sessions,
         cache=cache,
+        metrics=metrics,
     )
 
 
-__all__ = ["Agent", "AgentEvent", "AgentResult", "Assistant", "build_assistant"]
+def _observe(
+    metrics: Metrics, registry: ProviderRegistry, catalog: ModelCatalog, cache: ResponseCache | None
+) -> None:
+    """Give every part the metrics as its observer, and start the gauges of what exists."""
+    registry.observe(metrics)
+    catalog.observer = metrics
+    for provider in registry:
+        metrics.known_provider(provider.name)
+        if isinstance(provider, LocalProvider):
+            for engine in provider.engines.values():
+                engine.observer = metrics
+                metrics.known_local_model(engine.name)
+    if cache is not None:
+        cache.observer = metrics
+        metrics.known_cache(cache.backend.name)
+
+
+__all__ = [
+    "Agent",
+    "AgentEvent",
+    "AgentResult",
+    "Assistant",
+    "CachePolicy",
+    "RunContext",
+    "build_assistant",
+]
