@@ -151,12 +151,23 @@ class Assistant:
             await self.cache.aclose()
 
 
-def build_assistant(settings: Settings) -> Assistant:
-    """Wire the providers found through entry points and the configured chains."""
-    registry = ProviderRegistry.from_entry_points(settings)
+def build_assistant(
+    settings: Settings,
+    *,
+    registry: ProviderRegistry | None = None,
+    tools: ToolRegistry | None = None,
+    sessions: SessionStore | None = None,
+) -> Assistant:
+    """Wire providers, chains, tools, sessions, the cache and metrics as ``settings`` say.
+
+    Providers and tools come from entry points, and sessions from the settings, unless given
+    (tests and notebooks pass their own).
+    """
+    registry = registry if registry is not None else ProviderRegistry.from_entry_points(settings)
     catalog = ModelCatalog(registry, settings.chains)
-    tools = ToolRegistry.from_settings(settings)
-    sessions = session_store(settings.sessions.redis_url, settings.sessions.max_sessions)
+    tools = tools if tools is not None else ToolRegistry.from_settings(settings)
+    if sessions is None:
+        sessions = session_store(settings.sessions.redis_url, settings.sessions.max_sessions)
     cache = response_cache(settings.cache) if settings.cache.enabled else None
     metrics = Metrics() if settings.metrics.enabled else None
     if metrics is not None:
