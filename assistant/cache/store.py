@@ -59,7 +59,9 @@ def request_key(
         "params": {k: v for k, v in sorted((params or {}).items()) if v is not None},
         "tools": list(tools or []),
     }
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     return f"{_part(tenant)}:{_part(model)}:{_part(version)}:{digest}"
 
