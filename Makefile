@@ -49,10 +49,13 @@ system-deps: ## Install a C/C++ compiler with apt-get when missing (llama-cpp-py
 		$(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq build-essential; \
 	fi
 
-test-deps: ## Install the servers the tests run for real (redis-server) with apt-get when missing
-	@if ! command -v redis-server >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
-		echo "no redis-server: installing it with apt-get"; \
-		$(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq redis-server; \
+test-deps: ## Install the servers the tests run for real (redis-server, prometheus + promtool) with apt-get when missing
+	@missing=""; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	{ command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; } || missing="$$missing prometheus"; \
+	if [ -n "$$missing" ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing with apt-get:$$missing"; \
+		$(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq $$missing; \
 	fi
 
 setup: system-deps uv-install ## Create/refresh .venv from uv.lock (all dependency groups)

@@ -227,6 +227,14 @@ class ProfileSettings(Section):
         description="Knowledge base: `tool` (the model may call knowledge_search), `auto` "
         "(search before each answer, sources in the prompt) or `off`.",
     )
+    cache: bool = Field(
+        True, description="Cache this agent's model calls (when the `cache` section allows)."
+    )
+    cache_ttl: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds this agent's cached model answers live; unset: `cache.ttl`.",
+    )
 
     def to_toml(self, name: str) -> str:
         """This profile as a ``[profiles.NAME]`` table to paste into ``assistant.toml``.
@@ -262,9 +270,13 @@ class SessionSettings(Section):
 
 
 class CacheSettings(Section):
-    """The response cache of the API's model answers (agent turns are not cached yet)."""
+    """The response cache in front of model calls: the API's raw models and every agent's."""
 
-    enabled: bool = Field(True, description="Cache answers of deterministic requests.")
+    enabled: bool = Field(True, description="Cache model answers.")
+    only_deterministic: bool = Field(
+        True,
+        description="Cache only requests with temperature 0 or a seed; off: every request.",
+    )
     backend: Literal["memory", "redis"] = Field(
         "memory", description="`memory` (this process) or `redis` (shared by workers)."
     )
@@ -421,6 +433,14 @@ class ServerSettings(Section):
     )
 
 
+class MetricsSettings(Section):
+    """Prometheus metrics, served at `/metrics`."""
+
+    enabled: bool = Field(
+        True, description="Count requests, model and tool calls and cache use; serve `/metrics`."
+    )
+
+
 class LogSettings(Section):
     """Logging of the entry points (the library itself never configures logging)."""
 
@@ -471,6 +491,7 @@ class Settings(BaseSettings):
     evals: EvalSettings = Field(default_factory=EvalSettings)
     kb: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     @field_validator("chains", mode="before")

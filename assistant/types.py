@@ -108,6 +108,8 @@ class ModelCallRecord:
     text: str = ""
     tools_offered: list[str] = field(default_factory=list)
     error: str | None = None
+    cached: bool = False
+    """Answered from the response cache, without calling the model."""
     kind: str = "model"
 
 

@@ -102,6 +102,13 @@ def _versions() -> dict[str, str]:
     return versions
 
 
+def _outcome(output: TargetOutput, scores: Sequence[Score]) -> str:
+    """``error`` if the target or a scorer failed, ``passed`` if every score passed."""
+    if output.error is not None or any(score.error is not None for score in scores):
+        return "error"
+    return "passed" if all(score.passed for score in scores) else "failed"
+
+
 def _specs_for(case: Case, defaults: Sequence[ScorerSpec]) -> list[ScorerSpec]:
     if case.scorers is not None:  # its own, even `[]` (no scorer), as datasets/README.md says
         return list(case.scorers)
@@ -281,6 +288,8 @@ async def run_eval(
         writer.add(result)
         summary.done += 1
         summary.errors += output.error is not None
+        if assistant.metrics is not None:
+            assistant.metrics.eval_case_scored(_outcome(output, scores))
         if on_result is not None:
             on_result(result)
 

@@ -25,6 +25,7 @@ from assistant.cache import (
 )
 from assistant.config import CacheSettings, Settings
 from assistant.errors import ConfigError
+from assistant.metrics import Metrics
 from tests.conftest import free_port, start_redis
 
 
@@ -133,6 +134,9 @@ async def test_redis_down_at_start_is_a_fast_miss_then_recovers(
     caplog.set_level(logging.WARNING, logger="assistant.cache.store")
     port, clock = free_port(), Clock()
     cache = fault_cache(port, clock)  # nothing listens there yet
+    metrics = Metrics()
+    cache.observer = metrics
+    metrics.known_cache("redis")
     value, took = await timed_get(cache, "k")
     assert value is None and took < 0.5
     assert await cache.put("k", b"v") is False  # skipped while down
@@ -141,6 +145,8 @@ async def test_redis_down_at_start_is_a_fast_miss_then_recovers(
     assert value is None and lookups(cache) == before  # bypassed: no call to Redis at all
     warnings = [r for r in caplog.records if "without cache" in r.getMessage()]
     assert len(warnings) == 1 and "ConnectionError" in warnings[0].getMessage()
+    assert metrics.cache_up.labels("redis")._value.get() == 0  # the "cache down" alert fires
+    assert metrics.cache_requests.labels("redis", "error")._value.get() == 2
 
     process = start_redis(port, tmp_path)
     try:
@@ -149,6 +155,8 @@ async def test_redis_down_at_start_is_a_fast_miss_then_recovers(
         assert await cache.get("k") == b"v"
         assert any("answers again" in r.getMessage() for r in caplog.records)
         assert cache.stats.errors == 1
+        assert metrics.cache_up.labels("redis")._value.get() == 1
+        assert metrics.cache_requests.labels("redis", "hit")._value.get() == 1
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -116,6 +116,10 @@ async def test_every_case_target_and_repeat_is_stored_with_its_scores(
     prompts = dict(zip(frame["case_id"], frame["prompt"], strict=True))
     assert prompts == {case.id: case.prompt() for case in data}  # each case recorded once
     assert rows(db, "SELECT count(*) FROM cases") == [(6,)]
+    assert assistant.metrics is not None
+    outcomes = assistant.metrics.eval_cases
+    assert outcomes.labels("passed")._value.get() == 18  # "good": every score passed
+    assert outcomes.labels("failed")._value.get() == 18
 
 
 async def test_which_scorers_apply_to_a_case(db: Path, assistant: Assistant) -> None:

@@ -13,12 +13,15 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
+from assistant.agent.middleware import CachePolicy, RunContext
 from assistant.agent.runner import Agent, AgentEvent, AgentResult
 from assistant.agent.sessions import MemorySessionStore, SessionStore, session_store
 from assistant.cache import ResponseCache, response_cache
 from assistant.config import Settings, secret_values
 from assistant.errors import AssistantError, ModelNotFoundError
 from assistant.knowledge import TOOL_NAME, KnowledgeBase, knowledge_search_tool
+from assistant.metrics import Metrics
+from assistant.observe import NULL_OBSERVER
 from assistant.providers import LocalProvider, ModelCatalog, ProviderRegistry
 from assistant.tools import ToolRegistry
 from assistant.types import ModelInfo
@@ -37,6 +40,8 @@ class Assistant:
     """The response cache (``None`` when ``cache.enabled`` is off)."""
     knowledge: KnowledgeBase | None = None
     """The knowledge base (``kb`` settings) behind ``knowledge_search`` and auto retrieval."""
+    metrics: Metrics | None = None
+    """The Prometheus instruments (``None`` when ``metrics.enabled`` is off)."""
     _agents: dict[str, Agent] = field(default_factory=dict, repr=False)
 
     def list_models(self) -> list[ModelInfo]:
@@ -99,7 +104,16 @@ class Assistant:
             middleware.append(
                 AutoRetrievalMiddleware(self.knowledge, max_chars=profile.context_tokens * 2)
             )
-        agent = Agent(name, profile, model, tools, self.sessions, middleware)
+        agent = Agent(
+            name,
+            profile,
+            model,
+            tools,
+            self.sessions,
+            middleware,
+            cache=self.cache,
+            observer=self.metrics or NULL_OBSERVER,
+        )
         if not overrides:
             self._agents[name] = agent
         return agent
@@ -151,15 +165,31 @@ class Assistant:
             await self.cache.aclose()
 
 
-def build_assistant(settings: Settings) -> Assistant:
-    """Wire the providers found through entry points and the configured chains."""
-    registry = ProviderRegistry.from_entry_points(settings)
+def build_assistant(
+    settings: Settings,
+    *,
+    registry: ProviderRegistry | None = None,
+    tools: ToolRegistry | None = None,
+    sessions: SessionStore | None = None,
+) -> Assistant:
+    """Wire providers, chains, tools, sessions, the cache and metrics as ``settings`` say.
+
+    Providers and tools come from entry points, and sessions from the settings, unless given
+    (tests and notebooks pass their own).
+    """
+    registry = registry if registry is not None else ProviderRegistry.from_entry_points(settings)
     catalog = ModelCatalog(registry, settings.chains)
-    tools = ToolRegistry.from_settings(settings)
-    sessions = session_store(settings.sessions.redis_url, settings.sessions.max_sessions)
+    from_settings = tools is None
+    tools = tools if tools is not None else ToolRegistry.from_settings(settings)
+    if sessions is None:
+        sessions = session_store(settings.sessions.redis_url, settings.sessions.max_sessions)
     cache = response_cache(settings.cache) if settings.cache.enabled else None
     knowledge = KnowledgeBase(settings.kb, embeddings=catalog.embeddings)
-    tools.add(knowledge_search_tool(knowledge, timeout=max(settings.tools.timeout, 30.0)))
+    if from_settings:  # given tools are the caller's exact set
+        tools.add(knowledge_search_tool(knowledge, timeout=max(settings.tools.timeout, 30.0)))
+    metrics = Metrics() if settings.metrics.enabled else None
+    if metrics is not None:
+        _observe(metrics, registry, catalog, cache)
     return Assistant(
         settings=settings,
         registry=registry,
@@ -168,7 +198,33 @@ def build_assistant(settings: Settings) -> Assistant:
         sessions=sessions,
         cache=cache,
         knowledge=knowledge,
+        metrics=metrics,
     )
 
 
-__all__ = ["Agent", "AgentEvent", "AgentResult", "Assistant", "build_assistant"]
+def _observe(
+    metrics: Metrics, registry: ProviderRegistry, catalog: ModelCatalog, cache: ResponseCache | None
+) -> None:
+    """Give every part the metrics as its observer, and start the gauges of what exists."""
+    registry.observe(metrics)
+    catalog.observer = metrics
+    for provider in registry:
+        metrics.known_provider(provider.name)
+        if isinstance(provider, LocalProvider):
+            for engine in provider.engines.values():
+                engine.observer = metrics
+                metrics.known_local_model(engine.name)
+    if cache is not None:
+        cache.observer = metrics
+        metrics.known_cache(cache.backend.name)
+
+
+__all__ = [
+    "Agent",
+    "AgentEvent",
+    "AgentResult",
+    "Assistant",
+    "CachePolicy",
+    "RunContext",
+    "build_assistant",
+]

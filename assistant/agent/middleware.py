@@ -38,9 +38,19 @@ from langchain_core.messages import (
 from langchain_core.messages.utils import count_tokens_approximately
 from langgraph.types import Command
 
+from assistant.observe import NULL_OBSERVER, Observer
 from assistant.types import ModelCallRecord, ToolCallRecord, TrajectoryStep, Usage
 
 _WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class CachePolicy:
+    """How one run uses the cache: whose entries (``tenant``), and whether to read and write."""
+
+    tenant: str = "-"
+    read: bool = True
+    write: bool = True
 
 
 @dataclass
@@ -50,6 +60,19 @@ class RunContext:
     trajectory: list[TrajectoryStep] = field(default_factory=list)
     model_settings: dict[str, Any] = field(default_factory=dict)
     """This run's sampling settings (e.g. a request's temperature), over the profile's."""
+    cache_policy: CachePolicy = field(default_factory=CachePolicy)
+    """Whose cache entries this run uses, and whether it may read and write them."""
+    cache_hits: int = 0
+    """Model calls of the run answered from the cache."""
+    cache_misses: int = 0
+    """Cacheable model calls of the run that went to the model."""
+
+    @property
+    def cache_result(self) -> str:
+        """``hit`` when every cacheable call hit, ``miss`` when one missed, else ``bypass``."""
+        if self.cache_misses:
+            return "miss"
+        return "hit" if self.cache_hits else "bypass"
 
 
 def _context(request: ModelRequest[Any] | ToolCallRequest) -> RunContext | None:
@@ -62,7 +85,8 @@ def _last_ai(response: Any) -> AIMessage | None:
     return next((m for m in reversed(messages) if isinstance(m, AIMessage)), None)
 
 
-def _model_name(request: ModelRequest[Any]) -> str:
+def model_name(request: ModelRequest[Any]) -> str:
+    """The ``provider:model`` ref (or chain name) a model request goes to."""
     model = request.model
     provider, name = getattr(model, "provider", None), getattr(model, "model_name", None)
     if provider and name:
@@ -75,7 +99,20 @@ def _tool_names(request: ModelRequest[Any]) -> list[str]:
 
 
 class TrajectoryMiddleware(AgentMiddleware[Any, Any]):
-    """Records each model call and tool call of a run, in order, into its :class:`RunContext`."""
+    """Records each model call and tool call of a run, in order, into its :class:`RunContext`,
+    and tells ``observer`` about each tool call."""
+
+    def __init__(self, observer: Observer = NULL_OBSERVER) -> None:
+        super().__init__()
+        self.observer = observer
+
+    def _tool_done(
+        self, request: ToolCallRequest, started: float, result: Any, error: BaseException | None
+    ) -> None:
+        record = self._tool_record(request, started, result, error)
+        self.observer.tool_called(record.name, "error" if record.error else "ok", record.latency_s)
+        if (context := _context(request)) is not None:
+            context.trajectory.append(record)
 
     def _model_record(
         self, request: ModelRequest[Any], started: float, response: Any, error: BaseException | None
@@ -83,7 +120,7 @@ class TrajectoryMiddleware(AgentMiddleware[Any, Any]):
         message = _last_ai(response) if response is not None else None
         usage = message.usage_metadata if message is not None else None
         return ModelCallRecord(
-            model=_model_name(request),
+            model=model_name(request),
             latency_s=time.perf_counter() - started,
             usage=Usage(
                 prompt_tokens=int(usage["input_tokens"]) if usage else 0,
@@ -96,6 +133,7 @@ class TrajectoryMiddleware(AgentMiddleware[Any, Any]):
             text=message.text if message is not None else "",
             tools_offered=_tool_names(request),
             error=f"{type(error).__name__}: {error}" if error is not None else None,
+            cached=message is not None and message.response_metadata.get("cache") == "hit",
         )
 
     @staticmethod
@@ -162,8 +200,7 @@ class TrajectoryMiddleware(AgentMiddleware[Any, Any]):
             error = exc
             raise
         finally:
-            if (context := _context(request)) is not None:
-                context.trajectory.append(self._tool_record(request, started, result, error))
+            self._tool_done(request, started, result, error)
 
     async def awrap_tool_call(
         self,
@@ -178,8 +215,7 @@ class TrajectoryMiddleware(AgentMiddleware[Any, Any]):
             error = exc
             raise
         finally:
-            if (context := _context(request)) is not None:
-                context.trajectory.append(self._tool_record(request, started, result, error))
+            self._tool_done(request, started, result, error)
 
 
 def _words(text: str) -> set[str]:

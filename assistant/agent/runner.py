@@ -32,7 +32,9 @@ from langchain_core.messages import (
 from langchain_core.tools import BaseTool
 from langgraph.errors import GraphRecursionError
 
+from assistant.agent.caching import ModelCacheMiddleware
 from assistant.agent.middleware import (
+    CachePolicy,
     ContextBudgetMiddleware,
     ModelSettingsMiddleware,
     RelevantToolsMiddleware,
@@ -40,7 +42,9 @@ from assistant.agent.middleware import (
     TrajectoryMiddleware,
 )
 from assistant.agent.sessions import SessionStore
+from assistant.cache import ResponseCache
 from assistant.config import ProfileSettings
+from assistant.observe import NULL_OBSERVER, Observer
 from assistant.types import (
     ModelCallRecord,
     TextDelta,
@@ -65,6 +69,9 @@ class AgentResult:
     stopped: str | None = None
     """Why the loop stopped early (a limit), or ``None`` when the model answered."""
     session_id: str | None = None
+    cache: str = "bypass"
+    """``hit`` when every model call was answered from the cache, ``miss`` when one was not,
+    ``bypass`` when none could be."""
 
     @property
     def usage(self) -> Usage:
@@ -94,6 +101,17 @@ def _tool_error_text(error: Exception, request: ToolCallRequest) -> str:
     return f"{request.tool_call['name']} failed: {type(error).__name__}: {error}"
 
 
+def _context(
+    model_settings: dict[str, Any] | None, policy: CachePolicy | None, given: RunContext | None
+) -> RunContext:
+    context = given if given is not None else RunContext()
+    if model_settings:
+        context.model_settings = {**context.model_settings, **model_settings}
+    if policy is not None:
+        context.cache_policy = policy
+    return context
+
+
 def _as_messages(conversation: str | Sequence[BaseMessage]) -> list[BaseMessage]:
     return [HumanMessage(conversation)] if isinstance(conversation, str) else list(conversation)
 
@@ -109,6 +127,9 @@ class Agent:
         tools: list[BaseTool],
         sessions: SessionStore | None = None,
         middleware: Sequence[Any] = (),
+        *,
+        cache: ResponseCache | None = None,
+        observer: Observer = NULL_OBSERVER,
     ) -> None:
         """``middleware`` runs outermost, before the workbench's own (e.g. retrieval)."""
         self.name = name
@@ -116,11 +137,12 @@ class Agent:
         self.tools = tools
         self.sessions = sessions
         # Order matters: tool selection runs outside the recorder, so the trajectory shows the
-        # tools actually offered; tool errors are handled inside it, so it records them.
-        stack = [
+        # tools actually offered; tool errors are handled inside it, so it records them; the
+        # cache is innermost, so its key covers exactly what the model would see.
+        stack: list[Any] = [
             *middleware,
             RelevantToolsMiddleware(profile.max_tools_offered),
-            TrajectoryMiddleware(),
+            TrajectoryMiddleware(observer),
             ModelCallLimitMiddleware(run_limit=profile.max_model_calls, exit_behavior="end"),
             ToolCallLimitMiddleware(run_limit=profile.max_tool_calls, exit_behavior="end"),
             ToolErrorMiddleware(_tool_error_text),
@@ -129,6 +151,8 @@ class Agent:
                 {"temperature": profile.temperature, "max_tokens": profile.max_tokens}
             ),
         ]
+        if cache is not None and profile.cache:
+            stack.append(ModelCacheMiddleware(cache, name, profile))
         # typed loosely: langgraph's overloads do not accept a custom context object
         self.graph: Any = create_agent(
             model,
@@ -162,6 +186,7 @@ class Agent:
             trajectory=list(context.trajectory),
             stopped=stopped,
             session_id=session_id,
+            cache=context.cache_result,
         )
 
     def _config(self) -> dict[str, Any]:
@@ -173,13 +198,17 @@ class Agent:
         *,
         session_id: str | None = None,
         model_settings: dict[str, Any] | None = None,
+        cache_policy: CachePolicy | None = None,
+        context: RunContext | None = None,
     ) -> AgentResult:
         """Run one turn: the answer, the conversation and the trajectory.
 
-        ``model_settings`` (e.g. ``{"temperature": 0}``) override the profile's for this turn.
+        ``model_settings`` (e.g. ``{"temperature": 0}``) override the profile's for this turn;
+        ``cache_policy`` says whose cache entries it uses and whether it reads and writes them;
+        ``context`` is the run's own context, to watch while it runs (trajectory, cache counts).
         """
         messages = await self._history(session_id, _as_messages(conversation))
-        context = RunContext(model_settings=dict(model_settings or {}))
+        context = _context(model_settings, cache_policy, context)
         try:
             state = await self.graph.ainvoke(
                 {"messages": messages}, config=self._config(), context=context
@@ -198,6 +227,7 @@ class Agent:
             trajectory=list(context.trajectory),
             stopped="recursion_limit",
             session_id=session_id,
+            cache=context.cache_result,
         )
 
     async def astream(
@@ -206,10 +236,15 @@ class Agent:
         *,
         session_id: str | None = None,
         model_settings: dict[str, Any] | None = None,
+        cache_policy: CachePolicy | None = None,
+        context: RunContext | None = None,
     ) -> AsyncIterator[AgentEvent]:
-        """Run one turn, yielding tool activity and answer text as they happen, then the result."""
+        """Run one turn, yielding tool activity and answer text as they happen, then the result.
+
+        The arguments are :meth:`arun`'s.
+        """
         messages = await self._history(session_id, _as_messages(conversation))
-        context = RunContext(model_settings=dict(model_settings or {}))
+        context = _context(model_settings, cache_policy, context)
         state_messages: list[BaseMessage] = messages
         streamed: set[str] = set()
         try:

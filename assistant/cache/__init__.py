@@ -33,6 +33,7 @@ def response_cache(settings: CacheSettings) -> ResponseCache:
         ttl=settings.ttl,
         compress_min_bytes=settings.compress_min_bytes,
         retry_after=settings.retry_after,
+        only_deterministic=settings.only_deterministic,
     )
 
 

@@ -25,6 +25,7 @@ import zstandard
 
 from assistant.cache.backends import CacheBackend
 from assistant.errors import CacheUnavailable
+from assistant.observe import NULL_OBSERVER, Observer
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,9 @@ def request_key(
         "params": {k: v for k, v in sorted((params or {}).items()) if v is not None},
         "tools": list(tools or []),
     }
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     return f"{_part(tenant)}:{_part(model)}:{_part(version)}:{digest}"
 
@@ -113,9 +116,11 @@ class ResponseCache:
         ttl: float = 3600.0,
         compress_min_bytes: int = 1024,
         retry_after: float = 2.0,
+        only_deterministic: bool = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.backend = backend
+        self.only_deterministic = only_deterministic
         self.ttl = ttl
         self.compress_min_bytes = compress_min_bytes
         self.retry_after = retry_after
@@ -124,6 +129,12 @@ class ResponseCache:
         self._down_until: float | None = None
         self._compressor = zstandard.ZstdCompressor(level=3)
         self._decompressor = zstandard.ZstdDecompressor()
+        self.observer: Observer = NULL_OBSERVER
+        """Told about every lookup and every outage (set by the composition root)."""
+
+    def cacheable(self, params: Mapping[str, Any]) -> bool:
+        """Whether a request with these sampling parameters may be cached."""
+        return not self.only_deterministic or is_deterministic(params)
 
     @property
     def available(self) -> bool:
@@ -134,12 +145,14 @@ class ResponseCache:
         self.stats.errors += 1
         if self._down_until is None:
             logger.warning("%s: serving without cache until it answers again", exc)
+            self.observer.cache_availability(self.backend.name, available=False)
         self._down_until = self._clock() + self.retry_after
 
     def _answered(self) -> None:
         if self._down_until is not None:
             logger.warning("cache backend %s answers again", self.backend.name)
             self._down_until = None
+            self.observer.cache_availability(self.backend.name, available=True)
 
     def encode(self, value: bytes, cost_s: float = 0.0) -> bytes:
         """The stored form of ``value``: compressed when at least ``compress_min_bytes``."""
@@ -168,20 +181,24 @@ class ResponseCache:
         """The cached value, or ``None`` (absent, expired, corrupt, or backend down)."""
         if not self.available:
             self.stats.misses += 1
+            self.observer.cache_looked_up(self.backend.name, "error")
             return None
         try:
             stored = await self.backend.get(key)
         except CacheUnavailable as exc:
             self._failed(exc)
             self.stats.misses += 1
+            self.observer.cache_looked_up(self.backend.name, "error")
             return None
         self._answered()
         decoded = self.decode(stored) if stored is not None else None
         if decoded is None:
             self.stats.misses += 1
+            self.observer.cache_looked_up(self.backend.name, "miss")
             return None
         value, cost = decoded
         self.stats.hits += 1
+        self.observer.cache_looked_up(self.backend.name, "hit")
         self.stats.seconds_saved += cost
         return value
 

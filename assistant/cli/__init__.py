@@ -7,8 +7,11 @@ exit code (2 for bad configuration or usage); never a traceback, never a secret.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
+import tempfile
 from typing import Annotated, NoReturn
 
 import typer
@@ -65,15 +68,38 @@ def serve(
     configure_logging(
         settings.log.level, json_format=settings.log.json_format, secrets=secret_values(settings)
     )
-    uvicorn.run(
-        "assistant.server.app:app_from_environment",
-        factory=True,
-        host=host or settings.server.host,
-        port=port or settings.server.port,
-        workers=None if reload else (workers or settings.server.workers),
-        reload=reload,
-        log_config=None,
-    )
+    processes = None if reload else (workers or settings.server.workers)
+    shared = _shared_metrics_dir(processes or 1) if settings.metrics.enabled else None
+    with shared or contextlib.nullcontext():
+        uvicorn.run(
+            "assistant.server.app:app_from_environment",
+            factory=True,
+            host=host or settings.server.host,
+            port=port or settings.server.port,
+            workers=processes,
+            reload=reload,
+            log_config=None,
+        )
+
+
+def _shared_metrics_dir(workers: int) -> tempfile.TemporaryDirectory[str] | None:
+    """Where worker processes pool their metrics (prometheus-client's multiprocess mode).
+
+    A directory the operator named in ``PROMETHEUS_MULTIPROC_DIR`` is emptied of a previous
+    run's files; with several workers and none named, a temporary one is made (and removed
+    at exit). Set before any worker starts, so each worker's metrics library sees it.
+    """
+    from assistant.metrics import ENV, multiprocess_dir, prepare_multiprocess_dir
+
+    named = multiprocess_dir()
+    if named is not None:
+        prepare_multiprocess_dir(named)
+        return None
+    if workers <= 1:
+        return None
+    made = tempfile.TemporaryDirectory(prefix="assistant-metrics-")
+    os.environ[ENV] = made.name
+    return made
 
 
 @app.command("config")

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from enum import StrEnum
 
 from assistant.errors import CircuitOpenError
+from assistant.observe import NULL_OBSERVER, Observer
 
 
 class BreakerState(StrEnum):
@@ -46,6 +47,8 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at: float | None = None
         self._trial_in_flight = False
+        self.observer: Observer = NULL_OBSERVER
+        """Told when the breaker opens or closes (set by the composition root)."""
 
     @property
     def state(self) -> BreakerState:
@@ -76,17 +79,24 @@ class CircuitBreaker:
     def record_success(self) -> None:
         """A call succeeded: close the breaker."""
         with self._lock:
+            was_open = self._opened_at is not None
             self._failures = 0
             self._opened_at = None
             self._trial_in_flight = False
+        if was_open:
+            self.observer.breaker_changed(self.name, is_open=False)
 
     def record_failure(self) -> None:
         """A call failed transiently: count it, and open the breaker at the threshold."""
         with self._lock:
+            was_open = self._opened_at is not None
             self._failures += 1
             if self._trial_in_flight or self._failures >= self.threshold:
                 self._opened_at = self._clock()
             self._trial_in_flight = False
+            opened = not was_open and self._opened_at is not None
+        if opened:
+            self.observer.breaker_changed(self.name, is_open=True)
 
     def release(self) -> None:
         """A call ended without telling anything about health (e.g. a non-transient error)."""

@@ -20,6 +20,7 @@ from langchain_core.runnables import Runnable
 from pydantic import ConfigDict
 
 from assistant.errors import AllProvidersFailed, ProviderError
+from assistant.observe import NULL_OBSERVER, Observer
 from assistant.providers.base import ToolChoice, ToolLike
 from assistant.providers.resilient import aprime, as_chunk, open_stream, prime
 
@@ -40,6 +41,8 @@ class FallbackChatModel(BaseChatModel):
     members: list[Member]
     labels: list[str]
     """The ``provider:model`` ref of each member."""
+    observer: Observer = NULL_OBSERVER
+    """Told each time the chain gives up on a member."""
 
     @property
     def _llm_type(self) -> str:
@@ -80,7 +83,7 @@ class FallbackChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         failures: list[ProviderError] = []
-        for member in self.members:
+        for member, label in zip(self.members, self.labels, strict=True):
             try:
                 message = await member.ainvoke(messages, **self._kwargs(stop, kwargs))
             except Exception as exc:
@@ -88,6 +91,7 @@ class FallbackChatModel(BaseChatModel):
                     raise
                 assert isinstance(exc, ProviderError)  # noqa: S101 - checked above
                 failures.append(exc)
+                self.observer.fell_back(self.chain, label)
                 continue
             return ChatResult(generations=[ChatGeneration(message=message)])
         raise AllProvidersFailed(self.chain, failures)
@@ -100,7 +104,7 @@ class FallbackChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         failures: list[ProviderError] = []
-        for member in self.members:
+        for member, label in zip(self.members, self.labels, strict=True):
             stream = open_stream(member, messages, self._kwargs(stop, kwargs))
             try:
                 head = await aprime(stream)
@@ -109,6 +113,7 @@ class FallbackChatModel(BaseChatModel):
                     raise
                 assert isinstance(exc, ProviderError)  # noqa: S101 - checked above
                 failures.append(exc)
+                self.observer.fell_back(self.chain, label)
                 continue
             for message in head:
                 yield as_chunk(message)
@@ -125,7 +130,7 @@ class FallbackChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         failures: list[ProviderError] = []
-        for member in self.members:
+        for member, label in zip(self.members, self.labels, strict=True):
             try:
                 message = member.invoke(messages, **self._kwargs(stop, kwargs))
             except Exception as exc:
@@ -133,6 +138,7 @@ class FallbackChatModel(BaseChatModel):
                     raise
                 assert isinstance(exc, ProviderError)  # noqa: S101 - checked above
                 failures.append(exc)
+                self.observer.fell_back(self.chain, label)
                 continue
             return ChatResult(generations=[ChatGeneration(message=message)])
         raise AllProvidersFailed(self.chain, failures)
@@ -145,7 +151,7 @@ class FallbackChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         failures: list[ProviderError] = []
-        for member in self.members:
+        for member, label in zip(self.members, self.labels, strict=True):
             stream = iter(member.stream(messages, **self._kwargs(stop, kwargs)))
             try:
                 head = prime(stream)
@@ -154,6 +160,7 @@ class FallbackChatModel(BaseChatModel):
                     raise
                 assert isinstance(exc, ProviderError)  # noqa: S101 - checked above
                 failures.append(exc)
+                self.observer.fell_back(self.chain, label)
                 continue
             yield from (as_chunk(message) for message in head)
             yield from (as_chunk(message) for message in stream)

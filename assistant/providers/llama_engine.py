@@ -28,6 +28,7 @@ from typing import Any
 
 from assistant.config import LocalModelSettings
 from assistant.errors import ContextLengthExceeded, ProviderUnavailableError
+from assistant.observe import NULL_OBSERVER, Observer
 from assistant.types import Usage
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ class LlamaEngine:
         self._pending = 0
         self._pending_lock = threading.Lock()
         self._load_error: BaseException | None = None
+        self.observer: Observer = NULL_OBSERVER
+        """Told each time the queue grows or shrinks."""
 
     # -- state ------------------------------------------------------------------------------
 
@@ -122,16 +125,20 @@ class LlamaEngine:
 
     # -- worker-side ----------------------------------------------------------------------
 
-    def _submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
+    def _count(self, change: int) -> None:
         with self._pending_lock:
-            self._pending += 1
+            self._pending += change
+            depth = self._pending
+        self.observer.queue_changed(self.name, depth)
+
+    def _submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
+        self._count(+1)
 
         def run() -> Any:
             try:
                 return fn(*args)
             finally:
-                with self._pending_lock:
-                    self._pending -= 1
+                self._count(-1)
 
         future = self._executor.submit(run)
         future.add_done_callback(self._forget_if_cancelled)
@@ -139,8 +146,7 @@ class LlamaEngine:
 
     def _forget_if_cancelled(self, future: concurrent.futures.Future[Any]) -> None:
         if future.cancelled():
-            with self._pending_lock:
-                self._pending -= 1
+            self._count(-1)
 
     def _ensure_loaded_job(self) -> None:
         self._ensure_loaded()

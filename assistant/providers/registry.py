@@ -17,6 +17,7 @@ from langchain_core.language_models import BaseChatModel
 
 from assistant.config import Settings
 from assistant.errors import ModelNotFoundError, ProviderUnavailableError
+from assistant.observe import NULL_OBSERVER, Observer
 from assistant.providers.base import ALL_PARAMS, Provider, ProviderFactory
 from assistant.providers.breaker import CircuitBreaker
 from assistant.providers.fallback import FallbackChatModel
@@ -34,6 +35,7 @@ class ProviderRegistry:
     def __init__(self, providers: Iterable[Provider] = ()) -> None:
         self._providers: dict[str, Provider] = {}
         self._breakers: dict[str, CircuitBreaker] = {}
+        self._observer: Observer = NULL_OBSERVER
         for provider in providers:
             self.add(provider)
 
@@ -62,6 +64,13 @@ class ProviderRegistry:
             threshold=provider.resilience.breaker_threshold,
             reset_timeout=provider.resilience.breaker_reset,
         )
+        self._breakers[provider.name].observer = self._observer
+
+    def observe(self, observer: Observer) -> None:
+        """Report every breaker's changes (of providers added later too) to ``observer``."""
+        self._observer = observer
+        for breaker in self._breakers.values():
+            breaker.observer = observer
 
     def get(self, name: str) -> Provider:
         """The provider called ``name``."""
@@ -96,10 +105,15 @@ class ModelCatalog:
     """Resolves model refs and chain names into chat models, and lists them."""
 
     def __init__(
-        self, registry: ProviderRegistry, chains: dict[str, list[str]] | None = None
+        self,
+        registry: ProviderRegistry,
+        chains: dict[str, list[str]] | None = None,
+        observer: Observer = NULL_OBSERVER,
     ) -> None:
         self.registry = registry
         self.chains = dict(chains or {})
+        self.observer = observer
+        """Given to every model built from now on (calls, fallbacks)."""
         self._models: dict[str, BaseChatModel] = {}
 
     def list_models(self) -> list[ModelInfo]:
@@ -185,6 +199,7 @@ class ModelCatalog:
             breaker=self.registry.breaker(provider.name),
             map_error=provider.map_error,
             drop_params=ALL_PARAMS - provider.supported_params,
+            observer=self.observer,
         )
 
     def _build_chain(self, name: str, refs: list[str]) -> FallbackChatModel:
@@ -199,4 +214,6 @@ class ModelCatalog:
             labels.append(ref)
         if not members:
             raise ProviderUnavailableError(name, "no model of the chain is available")
-        return FallbackChatModel(chain=name, members=list(members), labels=labels)
+        return FallbackChatModel(
+            chain=name, members=list(members), labels=labels, observer=self.observer
+        )

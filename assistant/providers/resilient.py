@@ -31,8 +31,10 @@ from tenacity import (
 
 from assistant.config import ResilienceSettings
 from assistant.errors import AllProvidersFailed, CircuitOpenError, ProviderError, ProviderHTTPError
+from assistant.observe import NULL_OBSERVER, Observer
 from assistant.providers.base import ToolChoice, ToolLike
 from assistant.providers.breaker import CircuitBreaker
+from assistant.providers.metering import CallMeter
 
 ErrorMapper = Callable[[BaseException], ProviderError | None]
 
@@ -149,6 +151,11 @@ class ResilientChatModel(BaseChatModel):
     map_error: ErrorMapper
     drop_params: frozenset[str] = frozenset()
     """Call parameters the provider does not accept (dropped rather than sent)."""
+    observer: Observer = NULL_OBSERVER
+    """Told about every call (latency, first token, tokens, outcome)."""
+
+    def _meter(self) -> CallMeter:
+        return CallMeter(self.observer, self.provider, self.model_name)
 
     @property
     def _llm_type(self) -> str:
@@ -232,18 +239,26 @@ class ResilientChatModel(BaseChatModel):
     ) -> ChatResult:
         call_kwargs = self._kwargs(stop, kwargs)
         message: BaseMessage | None = None
-        async for attempt in AsyncRetrying(**self._retry_options()):
-            with attempt:
-                self.breaker.before_call()
-                try:
-                    message = await generate(self.inner, messages, call_kwargs)
-                except asyncio.CancelledError:
-                    self.breaker.release()
-                    raise
-                except Exception as exc:
-                    raise self._translate(exc) from exc
-                self.breaker.record_success()
-        assert message is not None  # noqa: S101 - tenacity reraises on the last failure
+        meter = self._meter()
+        try:
+            async for attempt in AsyncRetrying(**self._retry_options()):
+                with attempt:
+                    self.breaker.before_call()
+                    try:
+                        message = await generate(self.inner, messages, call_kwargs)
+                    except asyncio.CancelledError:
+                        self.breaker.release()
+                        raise
+                    except Exception as exc:
+                        raise self._translate(exc) from exc
+                    self.breaker.record_success()
+            assert message is not None  # noqa: S101 - tenacity reraises on the last failure
+            meter.saw(message, streamed=False)
+        except BaseException as exc:
+            meter.failed(exc)
+            raise
+        finally:
+            meter.done()
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     async def _astream(
@@ -256,33 +271,42 @@ class ResilientChatModel(BaseChatModel):
         call_kwargs = self._kwargs(stop, kwargs)
         stream: AsyncIterator[BaseMessage] | None = None
         head: list[BaseMessage] = []
-        async for attempt in AsyncRetrying(**self._retry_options()):
-            with attempt:
-                self.breaker.before_call()
-                stream = open_stream(self.inner, messages, call_kwargs)
-                try:
-                    head = await aprime(stream)
-                except asyncio.CancelledError:
-                    self.breaker.release()
-                    raise
-                except Exception as exc:
-                    raise self._translate(exc) from exc
-                self.breaker.record_success()
-        assert stream is not None  # noqa: S101 - tenacity reraises on the last failure
+        meter = self._meter()
         try:
-            for message in head:
-                yield as_chunk(message)
-            async for message in stream:
-                yield as_chunk(message)
-        except Exception as exc:
-            mapped = self.map_error(exc)
-            if mapped is None or mapped is exc:
-                raise
-            raise mapped from exc
+            async for attempt in AsyncRetrying(**self._retry_options()):
+                with attempt:
+                    self.breaker.before_call()
+                    stream = open_stream(self.inner, messages, call_kwargs)
+                    try:
+                        head = await aprime(stream)
+                    except asyncio.CancelledError:
+                        self.breaker.release()
+                        raise
+                    except Exception as exc:
+                        raise self._translate(exc) from exc
+                    self.breaker.record_success()
+            assert stream is not None  # noqa: S101 - tenacity reraises on the last failure
+            try:
+                for message in head:
+                    meter.saw(message, streamed=True)
+                    yield as_chunk(message)
+                async for message in stream:
+                    meter.saw(message, streamed=True)
+                    yield as_chunk(message)
+            except Exception as exc:
+                mapped = self.map_error(exc)
+                if mapped is None or mapped is exc:
+                    raise
+                raise mapped from exc
+            finally:
+                closer = getattr(stream, "aclose", None)
+                if closer is not None:
+                    await closer()
+        except BaseException as exc:
+            meter.failed(exc)
+            raise
         finally:
-            closer = getattr(stream, "aclose", None)
-            if closer is not None:
-                await closer()
+            meter.done()
 
     # -- sync -----------------------------------------------------------------------------
 
@@ -295,15 +319,23 @@ class ResilientChatModel(BaseChatModel):
     ) -> ChatResult:
         call_kwargs = self._kwargs(stop, kwargs)
         message: BaseMessage | None = None
-        for attempt in Retrying(**self._retry_options()):
-            with attempt:
-                self.breaker.before_call()
-                try:
-                    message = self.inner.invoke(messages, **call_kwargs)
-                except Exception as exc:
-                    raise self._translate(exc) from exc
-                self.breaker.record_success()
-        assert message is not None  # noqa: S101 - tenacity reraises on the last failure
+        meter = self._meter()
+        try:
+            for attempt in Retrying(**self._retry_options()):
+                with attempt:
+                    self.breaker.before_call()
+                    try:
+                        message = self.inner.invoke(messages, **call_kwargs)
+                    except Exception as exc:
+                        raise self._translate(exc) from exc
+                    self.breaker.record_success()
+            assert message is not None  # noqa: S101 - tenacity reraises on the last failure
+            meter.saw(message, streamed=False)
+        except BaseException as exc:
+            meter.failed(exc)
+            raise
+        finally:
+            meter.done()
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream(
@@ -316,23 +348,32 @@ class ResilientChatModel(BaseChatModel):
         call_kwargs = self._kwargs(stop, kwargs)
         stream: Iterator[BaseMessage] | None = None
         head: list[BaseMessage] = []
-        for attempt in Retrying(**self._retry_options()):
-            with attempt:
-                self.breaker.before_call()
-                stream = iter(self.inner.stream(messages, **call_kwargs))
-                try:
-                    head = prime(stream)
-                except Exception as exc:
-                    raise self._translate(exc) from exc
-                self.breaker.record_success()
-        assert stream is not None  # noqa: S101 - tenacity reraises on the last failure
+        meter = self._meter()
         try:
-            for message in head:
-                yield as_chunk(message)
-            for message in stream:
-                yield as_chunk(message)
-        except Exception as exc:
-            mapped = self.map_error(exc)
-            if mapped is None or mapped is exc:
-                raise
-            raise mapped from exc
+            for attempt in Retrying(**self._retry_options()):
+                with attempt:
+                    self.breaker.before_call()
+                    stream = iter(self.inner.stream(messages, **call_kwargs))
+                    try:
+                        head = prime(stream)
+                    except Exception as exc:
+                        raise self._translate(exc) from exc
+                    self.breaker.record_success()
+            assert stream is not None  # noqa: S101 - tenacity reraises on the last failure
+            try:
+                for message in head:
+                    meter.saw(message, streamed=True)
+                    yield as_chunk(message)
+                for message in stream:
+                    meter.saw(message, streamed=True)
+                    yield as_chunk(message)
+            except Exception as exc:
+                mapped = self.map_error(exc)
+                if mapped is None or mapped is exc:
+                    raise
+                raise mapped from exc
+        except BaseException as exc:
+            meter.failed(exc)
+            raise
+        finally:
+            meter.done()

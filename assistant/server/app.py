@@ -10,11 +10,12 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from assistant.agent import Assistant, build_assistant
 from assistant.config import Settings
+from assistant.metrics import add_process_collectors, mark_process_dead
 from assistant.server.auth import Authenticator
 from assistant.server.errors import install_error_handlers
 from assistant.server.middleware import CancelOnDisconnectMiddleware, RequestContextMiddleware
 from assistant.server.ratelimit import rate_limiter
-from assistant.server.routes import admin, cache, chat, health, models
+from assistant.server.routes import admin, cache, chat, health, metrics, models
 
 
 def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAPI:
@@ -28,6 +29,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
         yield
         await limiter.counters.aclose()
         await built.aclose()
+        mark_process_dead()  # this worker's live gauges leave the shared view
 
     app = FastAPI(
         title="Assistant Workbench API",
@@ -51,13 +53,18 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     app.add_middleware(CancelOnDisconnectMiddleware)
     # Added last, so it runs first: ids, path and size limit apply to everything below.
     app.add_middleware(
-        RequestContextMiddleware, max_body_bytes=settings.server.limits.max_body_bytes
+        RequestContextMiddleware,
+        max_body_bytes=settings.server.limits.max_body_bytes,
+        metrics=built.metrics,
     )
     app.include_router(models.router)
     app.include_router(chat.router)
     app.include_router(admin.router)
     app.include_router(cache.router)
     app.include_router(health.router)
+    if built.metrics is not None:
+        add_process_collectors(built.metrics)
+        app.include_router(metrics.router)
     return app
 
 

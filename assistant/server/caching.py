@@ -1,7 +1,10 @@
 """The response cache in front of raw model calls: what is cacheable, keys, and replays.
 
-A request is cacheable when the cache is on, the request is deterministic (``temperature: 0``
-or a ``seed``), and it is not an agent profile (agent turns are cached per model call, later).
+A raw-model request is cacheable when the cache is on and the request is deterministic
+(``temperature: 0`` or a ``seed``, unless ``cache.only_deterministic`` is off). Agent turns
+are cached per model call, inside the agent (``assistant.agent.caching``); here they only get
+their :class:`~assistant.agent.CachePolicy`, and ``X-Cache`` says ``hit`` when every model
+call of the turn was answered from the cache (for a stream: every call before its first event).
 ``Cache-Control: no-cache`` (or the body field ``cache_control: "no-cache"``) skips the
 lookup, ``no-store`` skips the write; every answer says what happened in ``X-Cache``: ``hit``,
 ``miss`` or ``bypass``. The key covers the tenant (the API key's name), the model, the
@@ -18,7 +21,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.cache import ResponseCache, is_deterministic, request_key
+from assistant.agent import CachePolicy
+from assistant.cache import ResponseCache, request_key
 from assistant.server.protocol import ChatCompletionRequest, completion_id
 
 HEADER = "X-Cache"
@@ -47,6 +51,16 @@ def _directives(header: str | None, field: str | None) -> set[str]:
     return {word for word in words if word}
 
 
+def agent_policy(
+    body: ChatCompletionRequest, tenant: str, cache_control: str | None
+) -> CachePolicy:
+    """How an agent turn uses the cache: the tenant's entries, read and write unless told not."""
+    directives = _directives(cache_control, body.cache_control)
+    return CachePolicy(
+        tenant=tenant, read="no-cache" not in directives, write="no-store" not in directives
+    )
+
+
 def plan(
     cache: ResponseCache | None,
     body: ChatCompletionRequest,
@@ -55,7 +69,7 @@ def plan(
     cache_control: str | None,
 ) -> CachePlan:
     """Whether and how this raw-model request uses the cache."""
-    if cache is None or not is_deterministic(kwargs):
+    if cache is None or not cache.cacheable(kwargs):
         return BYPASS
     directives = _directives(cache_control, body.cache_control)
     read, write = "no-cache" not in directives, "no-store" not in directives

@@ -12,6 +12,8 @@ One pure ASGI middleware (no ``BaseHTTPMiddleware``: it would buffer streamed an
 - **Access log**: method, path, status, duration, the caller's key name, and OpenWebUI's user
   and chat ids (``X-OpenWebUI-User-Id``, ``X-OpenWebUI-Chat-Id``) when sent, as log extras
   (fields of the JSON log format).
+- **Metrics**: requests in flight, and each request by method, route template and status (a
+  client gone before any answer counts as 499, as nginx has it), with its duration.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.errors import PayloadTooLarge
 from assistant.log import request_id
+from assistant.metrics import Metrics
 from assistant.server.errors import error_response, to_api_error
 
 logger = logging.getLogger("assistant.server.access")
@@ -44,9 +47,10 @@ Names and e-mails are personal data and are not logged."""
 class RequestContextMiddleware:
     """Request id, path normalisation, body size limit and access log (see the module doc)."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, metrics: Metrics | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,6 +67,8 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = rid
         started = time.perf_counter()
         status = 0
+        if self.metrics is not None:
+            self.metrics.http_in_flight.inc()
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -88,7 +94,12 @@ class RequestContextMiddleware:
                 return
             await self.app(scope, replay, send_with_id)
         finally:
-            self._log(scope, headers, status, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            self._log(scope, headers, status, seconds)
+            if self.metrics is not None:
+                self.metrics.http_in_flight.dec()
+                route = getattr(scope.get("route"), "path", None) or "unmatched"
+                self.metrics.http_request(scope["method"], route, status or 499, seconds)
             request_id.reset(token)
 
     async def _read_chunked(self, receive: Receive) -> Receive | None:

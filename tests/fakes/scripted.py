@@ -39,10 +39,10 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from pydantic import Field
 
-from assistant.agent import Assistant
+from assistant.agent import Assistant, build_assistant
 from assistant.agent.sessions import MemorySessionStore, SessionStore
 from assistant.config import ProfileSettings, ResilienceSettings, Settings
-from assistant.providers import ModelCatalog, Provider, ProviderRegistry
+from assistant.providers import Provider, ProviderRegistry
 from assistant.providers.base import ALL_PARAMS
 from assistant.tools import ToolRegistry
 from assistant.tools import clock as clock_tool
@@ -320,10 +320,12 @@ def scripted_assistant(
     profiles: Mapping[str, ProfileSettings | Mapping[str, Any]] | None = None,
     chains: Mapping[str, list[str]] | None = None,
     sessions: SessionStore | None = None,
+    **settings_overrides: Any,
 ) -> Assistant:
     """An :class:`Assistant` over ``providers`` (no entry points), ``tools`` (default:
-    ``echo`` and ``current_time``) and ``Settings(profiles=..., chains=...)``."""
-    overrides: dict[str, Any] = {"chains": dict(chains or {})}
+    ``echo`` and ``current_time``) and ``Settings(profiles=..., chains=..., **overrides)``,
+    wired by ``build_assistant`` (so with the cache and metrics the settings describe)."""
+    overrides: dict[str, Any] = {"chains": dict(chains or {}), **settings_overrides}
     if profiles is not None:
         overrides["profiles"] = dict(profiles)
     settings = Settings(**overrides)
@@ -334,10 +336,9 @@ def scripted_assistant(
         tool_registry = tools
     else:
         tool_registry = ToolRegistry(tools)
-    return Assistant(
-        settings=settings,
+    return build_assistant(
+        settings,
         registry=registry,
-        catalog=ModelCatalog(registry, settings.chains),
         tools=tool_registry,
         sessions=sessions if sessions is not None else MemorySessionStore(),
     )

@@ -26,7 +26,7 @@ from langchain_core.language_models import LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.runnables import Runnable
 
-from assistant.agent import AgentEvent
+from assistant.agent import AgentEvent, CachePolicy, RunContext
 from assistant.log import redact
 from assistant.providers import open_stream
 from assistant.server import caching
@@ -141,15 +141,16 @@ _AGENT_SETTINGS = frozenset({"temperature", "top_p", "max_tokens", "seed"})
 
 
 async def _agent_completion(
-    body: ChatCompletionRequest, assistant: AssistantDep, spend: Spend
+    body: ChatCompletionRequest, assistant: AssistantDep, spend: Spend, policy: CachePolicy
 ) -> Any:
     """An agent profile answers: the whole turn, or its events as they happen."""
     agent = assistant.agent(body.model)
     messages = body.langchain_messages()
     completion = completion_id()
     overrides = body.sampling().as_kwargs(supported=_AGENT_SETTINGS)
+    context = RunContext(model_settings=overrides, cache_policy=policy)
     if not body.stream:
-        result = await agent.arun(messages, model_settings=overrides)
+        result = await agent.arun(messages, context=context)
         usage = result.usage
         await spend(usage.total_tokens)
         answer = AIMessage(
@@ -160,11 +161,15 @@ async def _agent_completion(
                 "total_tokens": usage.total_tokens,
             },
         )
-        return JSONResponse(completion_body(completion, body.model, answer))
-    events = aiter(agent.astream(messages, model_settings=overrides))
+        return JSONResponse(
+            completion_body(completion, body.model, answer),
+            headers={caching.HEADER: result.cache},
+        )
+    events = aiter(agent.astream(messages, context=context))
     return await _streaming_response(
-        body, completion, events, _agent_frames, assistant.secrets(), spend
-    )
+        body, completion, events, _agent_frames, assistant.secrets(), spend,
+        headers=lambda: {caching.HEADER: context.cache_result},
+    )  # fmt: skip
 
 
 async def _streaming_response(
@@ -175,10 +180,12 @@ async def _streaming_response(
     secrets: list[str],
     spend: Spend,
     on_complete: Callable[[ChunkWriter], Awaitable[None]] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: dict[str, str] | Callable[[], dict[str, str]] | None = None,
 ) -> StreamingResponse:
     """Await the first item before answering (a failure before any output is an HTTP error,
-    and fallbacks still apply), then stream the rest as server-sent events."""
+    and fallbacks still apply), then stream the rest as server-sent events.
+
+    ``headers`` may be a function, called once the first item is there."""
     try:
         first = await anext(items, None)
     except BaseException:
@@ -189,7 +196,11 @@ async def _streaming_response(
     return StreamingResponse(
         _events(writer, first, items, frames, include_usage, secrets, spend, on_complete),
         media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})},
+        headers={
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+            **((headers() if callable(headers) else headers) or {}),
+        },
     )
 
 
@@ -209,13 +220,15 @@ async def create_chat_completion(
         if not principal.admin:
             await limiter.spend(principal.name, tokens)
 
+    cache_control = request.headers.get("cache-control")
     if assistant.is_agent(body.model):
-        return await _agent_completion(body, assistant, spend)
+        policy = caching.agent_policy(body, principal.name, cache_control)
+        return await _agent_completion(body, assistant, spend, policy)
     runnable = _runnable(assistant, body)
     messages = body.langchain_messages()
     kwargs = body.sampling().as_kwargs()
     cache = assistant.cache
-    plan = caching.plan(cache, body, kwargs, principal.name, request.headers.get("cache-control"))
+    plan = caching.plan(cache, body, kwargs, principal.name, cache_control)
     if cache is not None and plan.key is not None and plan.read:
         hit = await cache.get(plan.key)
         if hit is not None:
