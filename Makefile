@@ -26,7 +26,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: help system-deps test-deps uv-install setup serve notebooks jupyter test lint format docs docs-serve screenshots bench clean
+.PHONY: help system-deps test-deps uv-install setup serve notebooks jupyter test lint format docs docs-serve screenshots bench scoreboard clean
 
 help: ## List the targets
 	@echo "Usage: make <target> [HOST=127.0.0.1] [PORT=8000] [PYTEST_ARGS='-k foo']"
@@ -103,6 +103,9 @@ docs-serve: setup ## Serve the documentation with live reload
 
 bench: setup ## Run the local-model benchmark
 	$(RUN) python benchmarks/local_model.py
+
+scoreboard: setup test-deps ## Fault, hostile-input and secret suites + a short load test -> docs/reliability.md
+	$(RUN) python tools/scoreboard.py
 
 clean: ## Remove build, cache and docs output (keeps .venv)
 	rm -rf site build dist .pytest_cache .mypy_cache .ruff_cache
