@@ -210,7 +210,7 @@ def access_log(log: Path) -> dict[str, dict[str, Any]]:
 def logged(log: Path, request_ids: list[str]) -> dict[str, dict[str, Any]]:
     """The access log once it holds every one of ``request_ids`` (bounded wait: each line is
     written just after its response)."""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while not set(request_ids) <= (records := access_log(log)).keys():
         assert time.monotonic() < deadline, "a request never reached the access log"
         time.sleep(0.05)
@@ -219,7 +219,12 @@ def logged(log: Path, request_ids: list[str]) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture
 def two_workers(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    env = {**clean_environ(), "ASSISTANT_LOG__JSON_FORMAT": "true"}
+    env = {
+        **clean_environ(),
+        "ASSISTANT_LOG__JSON_FORMAT": "true",
+        # no embedded model: loading one per worker holds each event loop up for seconds
+        "ASSISTANT_PROVIDERS__LOCAL__ENABLED": "false",
+    }
     with serving(tmp_path, env, "--workers", "2") as served:
         yield served
 
