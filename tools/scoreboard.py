@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     load = json.loads(LOAD.read_text()) if LOAD.is_file() else None
     seconds = None if args.from_results else time.monotonic() - started
     PAGE.write_text(render(records, load, seconds), encoding="utf-8")
-    print(f"wrote {PAGE.relative_to(ROOT)}")
+    print(f"wrote {PAGE}")
     failed |= any(record["outcome"] == "failed" for record in records)
     return 1 if failed else 0
 

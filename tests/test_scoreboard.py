@@ -1,0 +1,94 @@
+"""The scoreboard: marked tests write their lines, and the page shows every category's
+outcomes and figures, the load results and how to reproduce them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import scoreboard as board  # noqa: E402
+
+sys.path.remove(str(ROOT / "tools"))
+
+MARKED = """
+import pytest
+
+@pytest.mark.scoreboard("fault", "upstream answers 500")
+def test_survives(scoreboard):
+    scoreboard.record(injected=3, survived=3)
+
+@pytest.mark.scoreboard("hostile", "oversized body")
+def test_breaks():
+    assert False, "a 5xx"
+
+def test_unmarked():
+    pass
+"""
+
+
+def test_marked_tests_write_one_line_each(tmp_path: Path) -> None:
+    (tmp_path / "test_marked.py").write_text(MARKED)
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["tests.scoreboard"]\n')
+    out = tmp_path / "scores.jsonl"
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", tmp_path,
+         "-o", "addopts=", f"--scoreboard={out}", str(tmp_path)],
+        cwd=ROOT, capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["category"], r["name"], r["outcome"]) for r in lines] == [
+        ("fault", "upstream answers 500", "passed"),
+        ("hostile", "oversized body", "failed"),
+    ]
+    assert lines[0]["figures"] == {"injected": 3, "survived": 3}
+
+
+def record(category: str, name: str, outcome: str = "passed", **figures: Any) -> dict[str, Any]:
+    return {"category": category, "name": name, "test": f"tests/x.py::{name}",
+            "outcome": outcome, "seconds": 0.1, "figures": figures}  # fmt: skip
+
+
+def test_the_page_shows_each_category_its_counts_and_figures() -> None:
+    records = [
+        record("fault", "Redis frozen", lost=0, duplicated=0),
+        record("fault", "upstream 500", "failed"),
+        record("hostile", "oversized body", tried=68, five_xx=0),
+        record("secret", "canary keys"),
+    ]
+    load = {"summary": {"knee_rps": 120, "soak_errors": 0, "memory_growth_pct": 3.2}}
+    page = board.render(records, load, seconds=42)
+    assert "3 of 4 checks passed, 1 failed, in 42 s." in page
+    assert "## Faults injected" in page and "**1 of 2 passed**, 1 failed." in page
+    assert "| Redis frozen | ✅ survived | lost: 0, duplicated: 0 |" in page
+    assert "| upstream 500 | ❌ failed | — |" in page
+    assert "| oversized body | ✅ survived | tried: 68, five xx: 0 |" in page
+    assert "## Secrets" in page and "## Scanning" not in page  # no scan results: no section
+    assert "| knee rps | 120 |" in page and "| memory growth pct | 3.2 |" in page
+    assert "make scoreboard" in page
+
+
+def test_without_load_results_the_page_says_how_to_get_them() -> None:
+    page = board.render([record("fault", "x")], None, seconds=None)
+    assert "No load results yet" in page and " in " not in page.splitlines()[4]
+
+
+def test_the_page_is_rewritten_from_the_last_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scores, page = tmp_path / "scores.jsonl", tmp_path / "reliability.md"
+    first, again = record("fault", "x", "failed"), record("fault", "x")
+    scores.write_text(json.dumps(first) + "\n" + json.dumps(again) + "\n")  # a rerun wins
+    monkeypatch.setattr(board, "SCORES", scores)
+    monkeypatch.setattr(board, "PAGE", page)
+    monkeypatch.setattr(board, "LOAD", tmp_path / "none.json")
+    assert board.main(["--from-results"]) == 0
+    assert "1 of 1 checks passed" in page.read_text()
+    scores.write_text(json.dumps(first) + "\n")
+    assert board.main(["--from-results"]) == 1  # a failed check fails the command
