@@ -17,7 +17,7 @@ import pytest
 from assistant.agent import Assistant, build_assistant
 from assistant.config import Settings, load_settings
 
-pytest_plugins = ["tests.fakes.fixtures", "tests.scorer_support"]
+pytest_plugins = ["tests.fakes.fixtures", "tests.scorer_support", "tests.scoreboard"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
