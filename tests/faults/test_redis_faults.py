@@ -85,7 +85,11 @@ class Stack:
             what="the cache used Redis again",
         )
         assert self.redis.keys("assistant:ratelimit:*"), "the rate limiter did not use Redis"
-        wait_for(lambda: self.ready().status_code == 200, timeout, what="/ready back to 200")
+        wait_for(
+            lambda: self.ready().status_code == 200,
+            timeout,
+            what=f"/ready back to 200 (last: {self.ready().text})",
+        )
         return took
 
     def outage(self, label: str, requests: int = 6) -> None:
@@ -112,7 +116,7 @@ def _env(upstream: FakeUpstream, redis: RedisControl) -> dict[str, str]:
         {"fake": {"base_url": upstream.base_url, "models": ["m"], **resilience()}},
         ASSISTANT_DEFAULT_MODEL="fake:m",
         ASSISTANT_PROVIDERS__LOCAL__ENABLED="false",
-        ASSISTANT_AUTH__KEYS=json.dumps([key]),
+        ASSISTANT_SERVER__AUTH__KEYS=json.dumps([key]),
         ASSISTANT_CACHE__BACKEND="redis",
         ASSISTANT_CACHE__REDIS_URL=redis.url,
         ASSISTANT_CACHE__RETRY_AFTER="0.5",
