@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import pytest
 
 from tests.conftest import serving
-from tests.faults.support import api_env, resilience
 from tests.fakes.upstream import FakeUpstream, closed_port
+from tests.faults.support import api_env, resilience
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ import time
 import httpx
 import pytest
 
+from tests.fakes.upstream import ok, slow_stream
 from tests.faults.conftest import Gateway
 from tests.faults.support import chat_body, wait_for
-from tests.fakes.upstream import ok, slow_stream
 from tests.scoreboard import Figures
 
 pytestmark = pytest.mark.slow
@@ -23,9 +23,7 @@ pytestmark = pytest.mark.slow
 def still_serving(gateway: Gateway) -> None:
     """The next request is answered normally, by the primary."""
     gateway.primary.script(ok("still here"))
-    reply = httpx.post(
-        f"{gateway.url}/v1/chat/completions", json=chat_body("safe"), timeout=20
-    )
+    reply = httpx.post(f"{gateway.url}/v1/chat/completions", json=chat_body("safe"), timeout=20)
     assert reply.status_code == 200, reply.text
     assert reply.json()["choices"][0]["message"]["content"] == "still here"
 

@@ -43,7 +43,9 @@ def eval_run(tmp_path: Path, db: Path) -> CliResult:
 
 def results(db: Path) -> list[tuple[str, str, int]]:
     with duckdb.connect(str(db), read_only=True) as con:
-        rows = con.execute("SELECT case_id, target, repeat FROM results ORDER BY case_id").fetchall()
+        rows = con.execute(
+            "SELECT case_id, target, repeat FROM results ORDER BY case_id"
+        ).fetchall()
     return [(str(c), str(t), int(r)) for c, t, r in rows]
 
 

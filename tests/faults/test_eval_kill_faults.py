@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -50,7 +51,9 @@ def _prepare(folder: Path) -> Path:
     data = folder / "kill.jsonl"
     data.write_text(
         "".join(
-            json.dumps({"id": f"c{i:03d}", "input": f"question {i}", "expected": f"answer c{i:03d}"})
+            json.dumps(
+                {"id": f"c{i:03d}", "input": f"question {i}", "expected": f"answer c{i:03d}"}
+            )
             + "\n"
             for i in range(N_CASES)
         ),
@@ -76,6 +79,11 @@ def _start(folder: Path, data: Path, db: Path, resume: str | None) -> subprocess
 def _answered(folder: Path) -> int:
     log = folder / "answers.log"
     return len(log.read_text(encoding="utf-8").splitlines()) if log.exists() else 0
+
+
+def _reached(folder: Path, answers: int, process: subprocess.Popen[bytes]) -> bool:
+    """The run answered ``answers`` units in all, or ended."""
+    return _answered(folder) >= answers or process.poll() is not None
 
 
 def _stored(db: Path) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, int]]]:
@@ -104,8 +112,8 @@ def test_an_eval_run_killed_then_resumed_stores_every_unit_once(
         process = _start(tmp_path, data, db, run_id)
         try:
             at = _answered(tmp_path) + chance.randint(10, 35)  # units into this attempt
-            wait_for(lambda at=at: _answered(tmp_path) >= at or process.poll() is not None, 60,
-                     interval=0.01, what=f"round {round_}: {at} answers")  # fmt: skip
+            reached = partial(_reached, tmp_path, at, process)
+            wait_for(reached, 60, interval=0.01, what=f"round {round_}: {at} answers")
             assert process.poll() is None, f"round {round_}: the run ended before the kill"
             process.send_signal(signal.SIGKILL)
             assert process.wait(timeout=10) == -signal.SIGKILL

@@ -22,8 +22,8 @@ import httpx
 import pytest
 
 from tests.conftest import serving
-from tests.faults.support import RedisControl, api_env, resilience, wait_for
 from tests.fakes.upstream import FakeUpstream
+from tests.faults.support import RedisControl, api_env, resilience, wait_for
 from tests.scoreboard import Figures
 
 pytestmark = pytest.mark.slow
@@ -208,4 +208,3 @@ def test_redis_killed_and_restarted(healthy: Stack, scoreboard: Figures) -> None
     took = healthy.recovers("restarted")
     assert healthy.five_xx == 0
     scoreboard.record(requests=len(healthy.statuses), five_xx=0, recovered_s=round(took, 2))
-

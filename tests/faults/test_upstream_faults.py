@@ -16,8 +16,6 @@ import httpx
 import openai
 import pytest
 
-from tests.faults.conftest import Gateway
-from tests.faults.support import assert_openai_error, chat_body, stream_chat
 from tests.fakes.upstream import (
     malformed_sse,
     ok,
@@ -27,6 +25,8 @@ from tests.fakes.upstream import (
     status,
     trickle,
 )
+from tests.faults.conftest import Gateway
+from tests.faults.support import assert_openai_error, chat_body, stream_chat
 from tests.scoreboard import Figures
 
 pytestmark = pytest.mark.slow
@@ -34,9 +34,7 @@ pytestmark = pytest.mark.slow
 
 def sdk(gateway: Gateway) -> openai.OpenAI:
     """The official client, its own retries off (the gateway's are under test)."""
-    return openai.OpenAI(
-        base_url=f"{gateway.url}/v1", api_key="unused", max_retries=0, timeout=20
-    )
+    return openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="unused", max_retries=0, timeout=20)
 
 
 def post(gateway: Gateway, body: dict[str, object], timeout: float = 20) -> httpx.Response:
@@ -47,9 +45,7 @@ def post(gateway: Gateway, body: dict[str, object], timeout: float = 20) -> http
 
 
 @pytest.mark.scoreboard("fault", "upstream 429 with Retry-After")
-def test_429_is_retried_after_the_delay_it_asks_for(
-    gateway: Gateway, scoreboard: Figures
-) -> None:
+def test_429_is_retried_after_the_delay_it_asks_for(gateway: Gateway, scoreboard: Figures) -> None:
     gateway.primary.script(status(429, headers={"Retry-After": "1"}), ok("after the wait"))
 
     answer = sdk(gateway).chat.completions.create(
@@ -230,9 +226,13 @@ def test_a_split_multibyte_character_arrives_intact(
         assert result.errors == [] and result.frames[-1] == "[DONE]"
         received = result.text
     else:
-        received = sdk(gateway).chat.completions.create(
-            model="flaky:m", messages=[{"role": "user", "content": "hi"}]
-        ).choices[0].message.content or ""
+        received = (
+            sdk(gateway)
+            .chat.completions.create(model="flaky:m", messages=[{"role": "user", "content": "hi"}])
+            .choices[0]
+            .message.content
+            or ""
+        )
 
     assert received == "Café naïve 😀 東京"
     assert "\ufffd" not in received
