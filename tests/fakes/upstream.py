@@ -301,12 +301,12 @@ class FakeUpstream:
             return
         await self._respond(behaviour, payload, send, receive)
 
-    def _reset(self, scope: Scope) -> None:
+    async def _reset(self, scope: Scope) -> None:
         """Abort the connection of ``scope`` with a TCP reset (see :mod:`tests.fakes.wire`)."""
         from tests.fakes.wire import reset_connection
 
         server = self._server
-        reset_connection(server.server_state.connections if server else set(), scope)
+        await reset_connection(server.server_state.connections if server else set(), scope)
 
     async def _embeddings(self, body: bytes, scope: Scope, send: Send) -> None:
         """``POST /v1/embeddings``: an 8-dimensional vector derived from each text's hash."""

@@ -12,7 +12,7 @@ import asyncio
 import json
 import socket
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from tests.fakes.behaviours import MalformedSse, Ok, ResetMidStream, SplitUtf8, Trickle
@@ -66,7 +66,11 @@ def _writes(behaviour: WireFault, payload: dict[str, Any], ident: str) -> list[b
 
 
 async def wire_fault(
-    behaviour: WireFault, payload: dict[str, Any], send: Send, *, reset: Callable[[], None]
+    behaviour: WireFault,
+    payload: dict[str, Any],
+    send: Send,
+    *,
+    reset: Callable[[], Awaitable[None]],
 ) -> None:
     """Answer ``payload`` (a chat request) with ``behaviour``'s fault; ``reset`` aborts the
     connection (for :class:`ResetMidStream`)."""
@@ -100,19 +104,23 @@ async def wire_fault(
         for data in writes:
             await write(data)
     if isinstance(behaviour, ResetMidStream):
-        await asyncio.sleep(0.05)  # the fault's timing: the chunks leave before the reset
-        reset()
+        await reset()
         return
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-def reset_connection(connections: Iterable[Any], scope: Scope) -> None:
-    """Abort the uvicorn connection serving ``scope`` so the peer reads ``ECONNRESET``."""
+async def reset_connection(connections: Iterable[Any], scope: Scope) -> None:
+    """Abort the uvicorn connection serving ``scope`` so the peer reads ``ECONNRESET`` (once
+    what was written before has left asyncio's buffer: up to 1 s)."""
     client = tuple(scope.get("client") or ())
     for connection in list(connections):
         transport = getattr(connection, "transport", None)
         if transport is None or tuple(getattr(connection, "client", None) or ()) != client:
             continue
+        for _ in range(200):  # bounded: 200 x 5 ms
+            if not transport.get_write_buffer_size():
+                break
+            await asyncio.sleep(0.005)  # polling the buffer
         sock = transport.get_extra_info("socket")
         if sock is not None:  # linger 0: close() sends RST instead of FIN
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
