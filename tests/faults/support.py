@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -269,7 +270,9 @@ def duckdb_held(path: Path, timeout: float = 30) -> Iterator[int]:
     )
     try:
         assert process.stdout is not None
-        line = process.stdout.readline()  # bounded: the holder prints one line or dies
+        readable, _, _ = select.select([process.stdout], [], [], timeout)
+        assert readable, f"the lock holder said nothing in {timeout}s"
+        line = process.stdout.readline()  # ready: one line, or end of file if it died
         assert line.strip() == "locked", f"the lock holder failed: {line!r}"
         yield process.pid
     finally:

@@ -97,7 +97,7 @@ def _stored(db: Path) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, 
     )
 
 
-@pytest.mark.parametrize("kills", [1, 5])
+@pytest.mark.parametrize("kills", [1, 3, 5])
 @pytest.mark.scoreboard("fault", "SIGKILL of an eval run, then resume")
 def test_an_eval_run_killed_then_resumed_stores_every_unit_once(
     tmp_path: Path, scoreboard: Figures, kills: int

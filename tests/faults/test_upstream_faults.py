@@ -79,6 +79,7 @@ def test_429_asking_too_long_a_wait_falls_back_at_once(
     # and without a fallback the client gets the 429 (OpenAI's shape), at once
     direct = post(gateway, chat_body("flaky:m"))
     assert direct.status_code == 429, direct.text
+    assert direct.headers["retry-after"] == "60"  # passed on to the client
     assert_openai_error(direct.json())
     scoreboard.record(injected=2, fell_back=1, surfaced_429=1, survived=2)
 
