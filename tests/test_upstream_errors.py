@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -287,6 +288,17 @@ def test_error_frame_with_status_code(code: int | str, transient: bool) -> None:
     assert isinstance(mapped, ProviderHTTPError)
     assert mapped.status_code == int(code)
     assert mapped.transient is transient
+
+
+def test_an_answer_that_is_not_json_is_a_transient_provider_error() -> None:
+    try:
+        json.loads('{"id": "chatcmpl-1", "choices": [{')
+    except json.JSONDecodeError as exc:
+        mapped = map_exception("gw", exc)
+
+    assert type(mapped) is ProviderError
+    assert mapped.transient
+    assert str(mapped).startswith("gw: malformed answer (not JSON): ")
 
 
 # -- map_exception: everything else -------------------------------------------------------------

@@ -4,12 +4,14 @@ The openai and anthropic SDKs share one shape (``APIStatusError`` with ``status_
 ``response``, ``APITimeoutError``, ``APIConnectionError``), so one mapper serves both, and raw
 httpx errors too. An error the upstream reports inside a 200 answer (an SSE
 ``data: {"error": ...}`` frame, raised by the SDK as a plain ``APIError``) is a provider failure
-as well. Anything else is returned as ``None``: a bug, never retried.
+as well, and so is an answer the SDK cannot parse (a body or SSE frame that is not JSON).
+Anything else is returned as ``None``: a bug, never retried.
 """
 
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -109,6 +111,10 @@ def map_exception(
         if code is not None:
             return ProviderHTTPError(provider, code, message)
         return ProviderError(provider, f"upstream error: {message}")
+    if isinstance(exc, json.JSONDecodeError):
+        # The SDK could not parse the upstream's answer (a body or an SSE frame that is not
+        # JSON): the upstream (or a proxy before it) is broken, as with a 502 - not our bug.
+        return ProviderError(provider, clean(f"malformed answer (not JSON): {exc.msg}"))
     return None
 
 

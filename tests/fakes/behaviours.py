@@ -100,7 +100,71 @@ class SlowStream:
     first_token_after: float = 0.0
 
 
-Behaviour = Ok | Status | SlowHeaders | StreamThenFail | StreamErrorFrame | ToolCalls | SlowStream
+@dataclass(frozen=True)
+class Trickle:
+    """Answer ``text`` normally, but write the response body ``step`` bytes at a time,
+    ``interval`` seconds apart: a slow but steady body (every frame arrives in pieces)."""
+
+    text: str = "A slow but steady answer."
+    step: int = 8
+    interval: float = 0.01
+
+
+@dataclass(frozen=True)
+class MalformedSse:
+    """Answer 200 and stream ``n_chunks`` good content chunks, then a ``data:`` line that is
+    not JSON (``garbage``), then ``[DONE]``. Not streamed: a 200 whose body is ``garbage``."""
+
+    n_chunks: int = 0
+    garbage: str = '{"id": "chatcmpl-broken", "choices": [{"delta": '
+    chunk_text: str = "part{i} "
+
+    def pieces(self) -> list[str]:
+        """The content deltas sent before the malformed frame."""
+        return [self.chunk_text.format(i=i) for i in range(self.n_chunks)]
+
+
+@dataclass(frozen=True)
+class SplitUtf8:
+    """Answer ``chunks`` (raw UTF-8 on the wire, not ``\\u`` escapes), writing every frame in
+    two writes ``pause`` seconds apart, cut inside its first multi-byte character: each such
+    character reaches the client split across two network reads."""
+
+    chunks: tuple[str, ...] = ("Café ", "naïve ", "😀 ", "東京")
+    pause: float = 0.02
+
+    @property
+    def text(self) -> str:
+        """The whole answer."""
+        return "".join(self.chunks)
+
+
+@dataclass(frozen=True)
+class ResetMidStream:
+    """Stream the role chunk and ``n_chunks`` content chunks, then reset the TCP connection
+    (``SO_LINGER`` 0: the client reads ``ECONNRESET``, not a clean end of stream)."""
+
+    n_chunks: int
+    chunk_text: str = "part{i} "
+
+    def pieces(self) -> list[str]:
+        """The content deltas sent before the reset."""
+        return [self.chunk_text.format(i=i) for i in range(self.n_chunks)]
+
+
+Behaviour = (
+    Ok
+    | Status
+    | SlowHeaders
+    | StreamThenFail
+    | StreamErrorFrame
+    | ToolCalls
+    | SlowStream
+    | Trickle
+    | MalformedSse
+    | SplitUtf8
+    | ResetMidStream
+)
 
 
 def tool_calls(*calls: tuple[str, dict[str, Any]]) -> ToolCalls:
@@ -155,3 +219,25 @@ def stream_error_frame(
 ) -> StreamErrorFrame:
     """Stream ``n_chunks`` chunks, then an in-band error frame and ``[DONE]``."""
     return StreamErrorFrame(n_chunks, message, code)
+
+
+def trickle(
+    text: str = "A slow but steady answer.", *, step: int = 8, interval: float = 0.01
+) -> Trickle:
+    """An answer whose body drips ``step`` bytes every ``interval`` seconds."""
+    return Trickle(text, step, interval)
+
+
+def malformed_sse(n_chunks: int = 0, garbage: str | None = None) -> MalformedSse:
+    """``n_chunks`` good chunks, then a frame that is not JSON."""
+    return MalformedSse(n_chunks) if garbage is None else MalformedSse(n_chunks, garbage)
+
+
+def split_utf8(*chunks: str, pause: float = 0.02) -> SplitUtf8:
+    """An answer whose multi-byte characters are cut across two network writes."""
+    return SplitUtf8(tuple(chunks), pause) if chunks else SplitUtf8(pause=pause)
+
+
+def reset_mid_stream(n_chunks: int, chunk_text: str = "part{i} ") -> ResetMidStream:
+    """Send ``n_chunks`` content chunks, then reset the connection (TCP RST)."""
+    return ResetMidStream(n_chunks, chunk_text)

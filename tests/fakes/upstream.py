@@ -14,7 +14,10 @@ time) so tests can count attempts. Behaviours:
 - :func:`ok` - a normal answer, with ``usage``;
 - :func:`status` - an error status with an OpenAI error body and optional headers;
 - :func:`slow_headers` - wait before answering (to trigger client timeouts);
-- :func:`stream_then_fail` - send some content chunks, then break the connection.
+- :func:`stream_then_fail` - send some content chunks, then break the connection;
+- :func:`trickle`, :func:`malformed_sse`, :func:`split_utf8`, :func:`reset_mid_stream` - wire
+  faults: a body dripping a few bytes at a time, a frame that is not JSON, multi-byte
+  characters cut across two network writes, a TCP reset after some chunks.
 
 ``POST /v1/embeddings`` answers too (not scripted): an 8-dimensional vector per input text,
 derived from its hash, so equal texts get equal vectors.
@@ -37,20 +40,28 @@ import uvicorn
 
 from tests.fakes.behaviours import (
     Behaviour,
+    MalformedSse,
     Ok,
+    ResetMidStream,
     SlowHeaders,
     SlowStream,
+    SplitUtf8,
     Status,
     StreamErrorFrame,
     StreamThenFail,
     ToolCalls,
+    Trickle,
+    malformed_sse,
     ok,
+    reset_mid_stream,
     slow_headers,
     slow_stream,
+    split_utf8,
     status,
     stream_error_frame,
     stream_then_fail,
     tool_calls,
+    trickle,
 )
 
 Scope = dict[str, Any]
@@ -283,7 +294,19 @@ class FakeUpstream:
         if not isinstance(payload, dict):
             await _send_json(send, 400, _error_body("body is not JSON", "invalid_request_error"))
             return
+        if isinstance(behaviour, Trickle | MalformedSse | SplitUtf8 | ResetMidStream):
+            from tests.fakes.wire import wire_fault  # imports this module: imported late
+
+            await wire_fault(behaviour, payload, send, reset=lambda: self._reset(scope))
+            return
         await self._respond(behaviour, payload, send, receive)
+
+    async def _reset(self, scope: Scope) -> None:
+        """Abort the connection of ``scope`` with a TCP reset (see :mod:`tests.fakes.wire`)."""
+        from tests.fakes.wire import reset_connection
+
+        server = self._server
+        await reset_connection(server.server_state.connections if server else set(), scope)
 
     async def _embeddings(self, body: bytes, scope: Scope, send: Send) -> None:
         """``POST /v1/embeddings``: an 8-dimensional vector derived from each text's hash."""
@@ -631,13 +654,17 @@ __all__ = [
     "RecordedRequest",
     "closed_port",
     "listening_socket",
+    "malformed_sse",
     "ok",
+    "reset_mid_stream",
     "slow_headers",
     "slow_stream",
+    "split_utf8",
     "status",
     "stream_error_frame",
     "stream_then_fail",
     "tool_calls",
+    "trickle",
 ]
 
 

@@ -43,7 +43,8 @@ async def ready(assistant: AssistantDep, request: Request) -> JSONResponse:
         if availability.reason:
             providers[provider.name]["reason"] = availability.reason
     checks["providers"] = {"ok": default_ok, "providers": providers}
-    local = assistant.local_model_status()
+    # a disabled local provider never loads its models: they cannot hold readiness back
+    local = assistant.local_model_status() if settings.providers.local.enabled else {}
     checks["local_models"] = {
         "ok": all(state["loaded"] for state in local.values()),
         "models": local,
