@@ -530,6 +530,7 @@ def test_fragments_of_a_key_are_redacted() -> None:
     assert redact("nothing secret here", [key]) == "nothing secret here"
 
 
+@pytest.mark.scoreboard("secret", "passwords inside URLs (Redis, SearXNG) are redacted too")
 def test_passwords_in_urls_are_secrets_to_redact() -> None:
     from assistant.config import Settings, secret_values
 
