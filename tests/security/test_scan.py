@@ -5,7 +5,11 @@ scoreboard. Zero findings are expected; a finding that is accepted must be skipp
 ``pyproject.toml`` (``[tool.bandit]``) or marked ``# nosec BXXX`` with its reason on the line.
 
 Dependency auditing (pip-audit) is not run: from this machine it cannot reach a vulnerability
-database (see ``docs/reliability.md``).
+database. ``uvx pip-audit -r <(uv export --no-hashes) --no-deps --disable-pip`` (pip-audit
+2.10.1) skips every one of the 197 pinned packages with "Dependency not found on PyPI and could
+not be audited" (PyPI's per-version JSON API, ``/pypi/NAME/VERSION/json``, answers 404 here) and
+then prints "No known vulnerabilities found", which means nothing; ``-s osv`` fails with
+``NameResolutionError: Failed to resolve 'api.osv.dev'``.
 """
 
 from __future__ import annotations
