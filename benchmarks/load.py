@@ -18,6 +18,10 @@ Half the requests are whole answers, half are streamed (the whole stream is read
 
 Targets: zero errors during the soak, and resident memory growing by less than 10%.
 
+Each step also records the CPU the server, the upstream and the generator used (percent of one
+core, from ``/proc/PID/stat``): a step failing with the server near 100% is the server's limit;
+with the generator and upstream together near 100% (they share CPU 1) it is the load side's.
+
 CPU placement (2 cores): the server runs on CPU 0; this generator and the fake upstream on
 CPU 1 (``os.sched_setaffinity``, inherited by each child at start). Other work on the
 machine is not moved: the load average is written with the results.
@@ -87,6 +91,26 @@ def rss_bytes(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of ``pid`` so far (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def cpu_use(running: Stack, into: dict[str, Any]) -> Iterator[None]:
+    """Put the CPU use of the server, the upstream and this generator during the block in
+    ``into`` (percent of one core), to tell which side a failing step ran out of."""
+    pids = {"server": running.server.pid, "upstream": running.upstream.pid}
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    own, wall = time.process_time(), time.monotonic()
+    yield
+    elapsed = time.monotonic() - wall
+    for name, pid in pids.items():
+        into[f"{name}_cpu_pct"] = round(100 * (cpu_seconds(pid) - before[name]) / elapsed)
+    into["generator_cpu_pct"] = round(100 * (time.process_time() - own) / elapsed)
 
 
 @dataclass
@@ -286,10 +310,12 @@ def find_knee(args: argparse.Namespace, workdir: Path) -> tuple[float, list[dict
         rate = args.start_rate
         failed_at: float | None = None
         while rate <= args.max_rate:  # bounded: the rate doubles up to --max-rate
-            samples, elapsed = asyncio.run(
-                constant_rate(running.url, rate, args.step_seconds, progress, f"{rate:g} req/s")
-            )
-            step = summarise(rate, samples, elapsed)
+            cpu: dict[str, Any] = {}
+            with cpu_use(running, cpu):
+                samples, elapsed = asyncio.run(
+                    constant_rate(running.url, rate, args.step_seconds, progress, f"{rate:g} req/s")
+                )
+            step = summarise(rate, samples, elapsed) | cpu
             step["failed"] = failure(step, args.p99_bound_ms)
             steps.append(step)
             if step["failed"]:
@@ -299,10 +325,14 @@ def find_knee(args: argparse.Namespace, workdir: Path) -> tuple[float, list[dict
             rate *= 2
         if failed_at is not None and passed and not args.quick:
             middle = (passed + failed_at) / 2
-            samples, elapsed = asyncio.run(
-                constant_rate(running.url, middle, args.step_seconds, progress, f"{middle:g} req/s")
-            )
-            step = summarise(middle, samples, elapsed)
+            cpu = {}
+            with cpu_use(running, cpu):
+                samples, elapsed = asyncio.run(
+                    constant_rate(
+                        running.url, middle, args.step_seconds, progress, f"{middle:g} req/s"
+                    )
+                )
+            step = summarise(middle, samples, elapsed) | cpu
             step["failed"] = failure(step, args.p99_bound_ms)
             steps.append(step)
             if not step["failed"]:
@@ -335,11 +365,13 @@ def soak(args: argparse.Namespace, rate: float, workdir: Path) -> dict[str, Any]
                 stop.set()
                 await sampler
 
-        samples, elapsed = asyncio.run(held())
+        cpu: dict[str, Any] = {}
+        with cpu_use(running, cpu):
+            samples, elapsed = asyncio.run(held())
         rss_end = rss_bytes(running.server.pid)
         rss_samples.append(rss_end)
         alive = running.server.poll() is None
-    figures = summarise(rate, samples, elapsed)
+    figures = summarise(rate, samples, elapsed) | cpu
     figures.update(
         seconds=args.soak_seconds,
         server_alive=alive,
@@ -350,6 +382,12 @@ def soak(args: argparse.Namespace, rate: float, workdir: Path) -> dict[str, Any]
         rss_samples_mb=[round(value / 2**20, 1) for value in rss_samples],
     )
     return figures
+
+
+def cpu_cell(figures: dict[str, Any]) -> str:
+    """``server/upstream/generator`` CPU percentages of a step (the ``s/u/g`` column)."""
+    names = ("server", "upstream", "generator")
+    return "/".join(str(figures.get(f"{name}_cpu_pct", "?")) for name in names)
 
 
 def progress_bar() -> Progress:
@@ -404,7 +442,9 @@ def main() -> None:
     verdict["met"] = verdict["errors_ok"] and verdict["memory_ok"]
 
     table = Table(title=f"Load: {MODEL} through assistant serve, upstream {args.upstream_ms:g} ms")
-    for column in ("phase", "offered/s", "achieved/s", "p50 ms", "p99 ms", "errors", "verdict"):
+    columns = ("phase", "offered/s", "achieved/s", "p50 ms", "p99 ms", "errors",
+               "CPU % s/u/g", "verdict")  # fmt: skip
+    for column in columns:
         table.add_column(column, justify="right" if column != "phase" else "left")
     for step in steps:
         table.add_row(
@@ -414,6 +454,7 @@ def main() -> None:
             f"{step['p50_ms']:.1f}",
             f"{step['p99_ms']:.1f}",
             str(step["errors"]),
+            cpu_cell(step),
             step["failed"] or "pass",
         )
     table.add_row(
@@ -423,6 +464,7 @@ def main() -> None:
         f"{held['p50_ms']:.1f}",
         f"{held['p99_ms']:.1f}",
         str(held["errors"]),
+        cpu_cell(held),
         f"RSS {held['rss_start_mb']:g} -> {held['rss_end_mb']:g} MB "
         f"({held['rss_growth_pct']:+.1f}%)",
     )
