@@ -19,11 +19,39 @@ _MIN_SECRET_LENGTH = 6
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret (6+ characters) replaced by ``***``."""
+    """``text`` with every secret (6+ characters) replaced by ``***``, and every fragment of
+    one too: any run of 6 or more characters that also occurs in a secret.
+
+    Fragments matter because upstreams quote keys partly: OpenAI's 401 says
+    ``Incorrect API key provided: sk-proj-abc1********wxyz``, the first 12 characters.
+    """
     for secret in secrets:
-        if len(secret) >= _MIN_SECRET_LENGTH and secret in text:
+        if len(secret) < _MIN_SECRET_LENGTH:
+            continue
+        if secret in text:
             text = text.replace(secret, REDACTED)
+        text = _redact_fragments(text, secret)
     return text
+
+
+def _redact_fragments(text: str, secret: str) -> str:
+    """``text`` with each run of characters covered by 6-character pieces of ``secret``
+    replaced by ``***``."""
+    width = _MIN_SECRET_LENGTH
+    pieces = {secret[i : i + width] for i in range(len(secret) - width + 1)}
+    if not any(piece in text for piece in pieces):  # the common case, at C speed
+        return text
+    covered = [False] * len(text)
+    for start in range(len(text) - width + 1):
+        if text[start : start + width] in pieces:
+            covered[start : start + width] = [True] * width
+    out: list[str] = []
+    for index, char in enumerate(text):
+        if not covered[index]:
+            out.append(char)
+        elif index == 0 or not covered[index - 1]:
+            out.append(REDACTED)
+    return "".join(out)
 
 
 class RedactingFilter(logging.Filter):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
@@ -29,6 +30,7 @@ def _app() -> Any:
 schema = schemathesis.openapi.from_asgi("/openapi.json", _app())
 
 
+@pytest.mark.scoreboard("hostile", "schemathesis: generated requests for every operation")
 @schema.parametrize()
 @settings(
     max_examples=40,

@@ -18,6 +18,7 @@ from assistant.config import Settings
 from assistant.log import JsonFormatter
 from assistant.server import create_app
 from tests.fakes.scripted import ScriptedChatModel, ScriptedProvider, reply, scripted_assistant
+from tests.scoreboard import Figures
 
 LIMITS = {
     "max_body_bytes": 20_000,
@@ -231,7 +232,8 @@ JSON_BODIES: list[Any] = [
 ]
 
 
-async def test_the_hostile_corpus_gets_no_5xx_and_valid_error_bodies() -> None:
+@pytest.mark.scoreboard("hostile", "malformed and hostile request corpus")
+async def test_the_hostile_corpus_gets_no_5xx_and_valid_error_bodies(scoreboard: Figures) -> None:
     assert len(RAW_BODIES) + len(JSON_BODIES) >= 60
     statuses: list[int] = []
     async with client() as api:
@@ -253,6 +255,11 @@ async def test_the_hostile_corpus_gets_no_5xx_and_valid_error_bodies() -> None:
             response = await api.request(method, path)
             statuses.append(response.status_code)
             assert_openai_error(response)
+    scoreboard.record(
+        tried=len(statuses),
+        five_xx=sum(status >= 500 for status in statuses),
+        refused_4xx=sum(400 <= status < 500 for status in statuses),
+    )
     assert all(status < 500 for status in statuses)
     # only two succeed: unknown extras are ignored, and a lone tool result is passed on
     assert statuses.count(200) == 2

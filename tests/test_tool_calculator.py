@@ -296,12 +296,14 @@ def test_errors_are_one_clear_line(expression: str, message: str) -> None:
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.scoreboard("hostile", "calculator: sandbox escapes refused")
 @pytest.mark.parametrize(("expression", "message"), ESCAPES)
 def test_escapes_are_refused_before_anything_runs(expression: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         evaluate(expression)
 
 
+@pytest.mark.scoreboard("hostile", "calculator: resource attacks refused quickly")
 @pytest.mark.parametrize(("expression", "message"), ATTACKS)
 def test_resource_attacks_are_refused_quickly(expression: str, message: str) -> None:
     evaluate("0")  # a warm worker: the attack's time is measured, not a process start
@@ -311,6 +313,7 @@ def test_resource_attacks_are_refused_quickly(expression: str, message: str) -> 
     assert time.perf_counter() - started < ATTACK_BUDGET_S
 
 
+@pytest.mark.scoreboard("hostile", "calculator: limits hold in the evaluator itself")
 def test_limits_hold_in_the_evaluator_itself() -> None:
     with pytest.raises(ValueError, match=f"max {MAX_LENGTH}"):
         compute("1+" * 100_000 + "1")
@@ -321,6 +324,7 @@ def test_limits_hold_in_the_evaluator_itself() -> None:
 # --- the worker processes --------------------------------------------------------------------
 
 
+@pytest.mark.scoreboard("hostile", "calculator: a runaway evaluation is killed")
 async def test_a_runaway_evaluation_is_killed_and_the_next_call_works() -> None:
     await aevaluate("0")
     before = _worker_pids()

@@ -163,6 +163,7 @@ async def test_only_http_urls_are_kept(fake_searxng: FakeSearxng, search_tool: T
     ]
 
 
+@pytest.mark.scoreboard("hostile", "web_search: hostile results stay inside the untrusted block")
 async def test_hostile_results_stay_inside_the_untrusted_block(
     fake_searxng: FakeSearxng, search_tool: Tool
 ) -> None:
@@ -283,6 +284,7 @@ async def test_error_statuses(
     assert await run(search_tool, query="q") == expected
 
 
+@pytest.mark.scoreboard("hostile", "web_search: redirects are not followed")
 async def test_redirects_are_not_followed(fake_searxng: FakeSearxng, search_tool: Tool) -> None:
     fake_searxng.script(Reply(status=302, headers={"Location": "http://127.0.0.2:9/steal"}))
     text = await run(search_tool, query="q")
@@ -298,6 +300,7 @@ async def test_a_slow_searxng_times_out(fake_searxng: FakeSearxng, search_tool: 
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.scoreboard("hostile", "web_search: huge answers are refused")
 @pytest.mark.parametrize("declare_length", [True, False])
 async def test_huge_answers_are_refused(
     fake_searxng: FakeSearxng, search_tool: Tool, declare_length: bool
@@ -320,6 +323,7 @@ async def test_nothing_listening(fake_searxng: FakeSearxng) -> None:
     assert text == f"web search failed: cannot reach SearXNG at http://127.0.0.1:{port}"
 
 
+@pytest.mark.scoreboard("secret", "web_search: credentials in the URL never reach the model")
 async def test_credentials_in_the_url_never_reach_the_model() -> None:
     port = closed_port()
     tool = make_search_tool(f"http://user:hunter2@127.0.0.1:{port}", timeout=2)

@@ -105,14 +105,17 @@ def _shared_metrics_dir(workers: int) -> tempfile.TemporaryDirectory[str] | None
 @app.command("config")
 def show_config() -> None:
     """Print the effective settings (secrets masked) and the config file in use."""
-    from assistant.config import config_file_path
+    from assistant.config import config_file_path, secret_values
+    from assistant.log import redact
 
     settings = settings_from_environment()
     source = config_file_path()
     err.print(
         f"[dim]config file: {source if source else 'none (environment, .env and defaults)'}[/]"
     )
-    out.print_json(json.dumps(settings.model_dump(mode="json")))
+    # keys are SecretStr (dumped masked); passwords inside URLs (Redis) are plain strings
+    dumped = json.dumps(settings.model_dump(mode="json"))
+    out.print_json(redact(dumped, secret_values(settings)))
 
 
 @app.command()

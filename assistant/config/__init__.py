@@ -16,6 +16,7 @@ import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 from pydantic import Field, ValidationError, field_validator
@@ -416,11 +417,30 @@ def secret_values(settings: Settings) -> list[str]:
         providers.anthropic,
         *providers.compatible.values(),
     ]
-    return [
+    keys = [
         remote.api_key.get_secret_value()
         for remote in remotes
         if remote.api_key is not None and remote.api_key.get_secret_value()
     ]
+    # passwords inside URLs: redis://:PASSWORD@host, https://user:PASSWORD@searxng
+    urls = [
+        settings.cache.redis_url,
+        settings.server.redis_url,
+        settings.sessions.redis_url,
+        settings.tools.web_search.url,
+        *(remote.base_url for remote in remotes),
+    ]
+    return keys + [password for url in urls if (password := _url_password(url))]
+
+
+def _url_password(url: str | None) -> str | None:
+    """The password of a URL's ``user:password@`` part, if it has one."""
+    if not url or "@" not in url:
+        return None
+    try:
+        return urlsplit(url).password or None
+    except ValueError:
+        return None
 
 
 __all__ = [
