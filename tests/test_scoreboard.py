@@ -62,7 +62,14 @@ def test_the_page_shows_each_category_its_counts_and_figures() -> None:
         record("hostile", "oversized body", tried=68, five_xx=0),
         record("secret", "canary keys"),
     ]
-    load = {"summary": {"knee_rps": 120, "soak_errors": 0, "memory_growth_pct": 3.2}}
+    load = {
+        "mode": "quick",
+        "knee_rps": 120.0,
+        "soak": {"offered_rps": 84, "achieved_rps": 83.9, "requests": 10080, "seconds": 120,
+                 "p50_ms": 59, "p99_ms": 126, "errors": 0, "rss_start_mb": 213.8,
+                 "rss_end_mb": 213.5, "rss_growth_pct": -0.1},
+        "verdict": {"target": "zero errors and memory growth under 10%", "met": True},
+    }  # fmt: skip
     page = board.render(records, load, seconds=42)
     assert "3 of 4 checks passed, 1 failed, in 42 s." in page
     assert "## Faults injected" in page and "**1 of 2 passed**, 1 failed." in page
@@ -70,7 +77,8 @@ def test_the_page_shows_each_category_its_counts_and_figures() -> None:
     assert "| upstream 500 | ❌ failed | — |" in page
     assert "| oversized body | ✅ survived | tried: 68, five xx: 0 |" in page
     assert "## Secrets" in page and "## Scanning" not in page  # no scan results: no section
-    assert "| knee rps | 120 |" in page and "| memory growth pct | 3.2 |" in page
+    assert "| knee | 120.0 req/s |" in page and "| errors | 0 |" in page
+    assert "213.8 → 213.5 MB (-0.1 %)" in page and "**✅ held**" in page
     assert "make scoreboard" in page
 
 

@@ -33,7 +33,8 @@ PAGE = ROOT / "docs" / "reliability.md"
 
 PYTEST = [sys.executable, "-m", "pytest", "-m", "scoreboard", "-q", "-p", "no:cacheprovider",
           f"--scoreboard={SCORES.relative_to(ROOT)}"]  # fmt: skip
-LOAD_TEST = [sys.executable, "benchmarks/load.py", "--quick", "--out", str(LOAD.relative_to(ROOT))]
+LOAD_TEST = [sys.executable, "benchmarks/load.py", "--quick",
+             "--output", str(LOAD.relative_to(ROOT))]  # fmt: skip
 
 TITLES = {
     "fault": ("Faults injected", "Each fault is injected on loopback (real servers, real "
@@ -95,20 +96,33 @@ def category_section(category: str, records: list[dict[str, Any]]) -> list[str]:
 
 
 def load_section(results: dict[str, Any] | None) -> list[str]:
-    """The load test's figures, or how to produce them."""
+    """The load test's figures (see ``benchmarks/load.py``), or how to produce them."""
     lines = ["## Load", ""]
     if results is None:
         return [*lines, "No load results yet: run `make scoreboard`.", ""]
-    summary = results.get("summary", results)
-    lines += ["Constant arrival rate against the API with a fake upstream at fixed latency "
-              "(server and load generator pinned to separate cores): the knee is the highest "
-              "rate still answered on time and without errors; the soak holds 70 % of it.", "",
-              "| Figure | Value |", "| --- | --- |"]  # fmt: skip
-    for key, value in summary.items():
-        if isinstance(value, (int, float, str, bool)):
-            lines.append(f"| {key.replace('_', ' ')} | {value} |")
-    lines += ["", f"Command: `{' '.join(LOAD_TEST[1:])}` (full run: `python benchmarks/load.py`).",
-              ""]  # fmt: skip
+    soak, verdict = results.get("soak", {}), results.get("verdict", {})
+    held = "✅ held" if verdict.get("met") else "❌ not held"
+    lines += [
+        "Constant arrival rate against the API with a fake upstream at fixed latency (server "
+        "and load generator pinned to separate cores): the knee is the highest rate still "
+        "answered on time and without errors; the soak holds 70 % of it. Target: "
+        f"{verdict.get('target', 'zero errors and memory growth under 10 %')}: **{held}**.",
+        "",
+        "| Figure | Value |",
+        "| --- | --- |",
+        f"| knee | {results.get('knee_rps')} req/s |",
+        f"| soak | {soak.get('offered_rps')} req/s offered, {soak.get('achieved_rps')} achieved, "
+        f"{soak.get('requests')} requests in {soak.get('seconds')} s |",
+        f"| latency | p50 {soak.get('p50_ms')} ms, p99 {soak.get('p99_ms')} ms |",
+        f"| errors | {soak.get('errors')} |",
+        f"| server memory | {soak.get('rss_start_mb')} → {soak.get('rss_end_mb')} MB "
+        f"({soak.get('rss_growth_pct')} %) |",
+        "",
+        f"Mode: {results.get('mode')}. Command: `{' '.join(LOAD_TEST[1:])}`; the full run "
+        "(longer steps and a 2-minute soak) is `python benchmarks/load.py`, its last results "
+        "in `benchmarks/results/load.json`.",
+        "",
+    ]
     return lines
 
 
@@ -159,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     PAGE.write_text(render(records, load, seconds), encoding="utf-8")
     print(f"wrote {PAGE}")
     failed |= any(record["outcome"] == "failed" for record in records)
+    failed |= load is not None and not load.get("verdict", {}).get("met", False)
     return 1 if failed else 0
 
 
