@@ -18,6 +18,7 @@ import pytest
 
 CATEGORIES = ("fault", "hostile", "secret", "scan")
 _FIGURES = pytest.StashKey[dict[str, Any]]()
+_OUTPUT = pytest.StashKey[Path]()
 
 
 class Figures:
@@ -54,8 +55,10 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     path = config.getoption("--scoreboard")
     if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text("")
+        output = Path(path).resolve()  # tests change the working directory
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text("")
+        config.stash[_OUTPUT] = output
 
 
 def _marker(item: pytest.Item) -> tuple[str, str] | None:
@@ -72,9 +75,9 @@ def _marker(item: pytest.Item) -> tuple[str, str] | None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
-    path = item.config.getoption("--scoreboard")
+    path = item.config.stash.get(_OUTPUT, None)
     marked = _marker(item)
-    if not path or marked is None:
+    if path is None or marked is None:
         return
     failed_setup = report.when == "setup" and not report.passed
     if report.when != "call" and not failed_setup:
@@ -88,5 +91,5 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         "seconds": round(report.duration, 3),
         "figures": item.stash.get(_FIGURES, {}),
     }
-    with Path(path).open("a", encoding="utf-8") as sink:
+    with path.open("a", encoding="utf-8") as sink:
         sink.write(json.dumps(line) + "\n")

@@ -4,6 +4,7 @@ outcomes and figures, the load results and how to reproduce them."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,8 @@ MARKED = """
 import pytest
 
 @pytest.mark.scoreboard("fault", "upstream answers 500")
-def test_survives(scoreboard):
+def test_survives(scoreboard, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # as the suite's autouse fixture does
     scoreboard.record(injected=3, survived=3)
 
 @pytest.mark.scoreboard("hostile", "oversized body")
@@ -37,10 +39,11 @@ def test_marked_tests_write_one_line_each(tmp_path: Path) -> None:
     (tmp_path / "test_marked.py").write_text(MARKED)
     (tmp_path / "conftest.py").write_text('pytest_plugins = ["tests.scoreboard"]\n')
     out = tmp_path / "scores.jsonl"
-    subprocess.run(
+    subprocess.run(  # a relative path, while the marked test changes directory
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", tmp_path,
-         "-o", "addopts=", f"--scoreboard={out}", str(tmp_path)],
-        cwd=ROOT, capture_output=True, timeout=120, check=False,
+         "-o", "addopts=", "--scoreboard=scores.jsonl", str(tmp_path)],
+        cwd=tmp_path, capture_output=True, timeout=120, check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["category"], r["name"], r["outcome"]) for r in lines] == [
