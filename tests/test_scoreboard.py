@@ -94,12 +94,12 @@ def test_the_page_is_rewritten_from_the_last_results(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     scores, page = tmp_path / "scores.jsonl", tmp_path / "reliability.md"
-    first, again = record("fault", "x", "failed"), record("fault", "x")
-    scores.write_text(json.dumps(first) + "\n" + json.dumps(again) + "\n")  # a rerun wins
+    ok, failed = record("fault", "x"), record("fault", "x", "failed")
+    scores.write_text(json.dumps(ok) + "\n" + json.dumps(ok) + "\n")  # one test, run twice
     monkeypatch.setattr(board, "SCORES", scores)
     monkeypatch.setattr(board, "PAGE", page)
     monkeypatch.setattr(board, "LOAD", tmp_path / "none.json")
     assert board.main(["--from-results"]) == 0
-    assert "1 of 1 checks passed" in page.read_text()
-    scores.write_text(json.dumps(first) + "\n")
-    assert board.main(["--from-results"]) == 1  # a failed check fails the command
+    assert "1 of 1 checks passed" in page.read_text() and "runs: 2" in page.read_text()
+    scores.write_text(json.dumps(ok) + "\n" + json.dumps(failed) + "\n")
+    assert board.main(["--from-results"]) == 1  # a failed run fails the check and the command

@@ -58,13 +58,23 @@ def run(command: list[str]) -> int:
 
 
 def load_scores(path: Path) -> list[dict[str, Any]]:
-    """The scoreboard lines of the last run (the last line of each test wins)."""
-    lines: dict[str, dict[str, Any]] = {}
+    """The scoreboard lines of a run, one per test: a test pytest runs several times under one
+    id (schemathesis runs one per API operation) is one row, failed if any run failed."""
+    rows: dict[str, dict[str, Any]] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            record = json.loads(line)
-            lines[record["test"]] = record
-    return list(lines.values())
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        row = rows.get(record["test"])
+        if row is None:
+            rows[record["test"]] = {**record, "runs": 1}
+            continue
+        row["runs"] += 1
+        row["seconds"] += record["seconds"]
+        row["figures"] = {**row["figures"], **record["figures"], "runs": row["runs"]}
+        if record["outcome"] == "failed" or row["outcome"] == "skipped":
+            row["outcome"] = record["outcome"]
+    return list(rows.values())
 
 
 def _figures(figures: dict[str, Any]) -> str:
