@@ -113,8 +113,9 @@ __all__ = [
 ]
 
 
-def start_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
-    """A real redis-server on ``127.0.0.1:port`` (installed by `make test`), once it answers."""
+def start_redis(port: int, workdir: Path, password: str | None = None) -> subprocess.Popen[bytes]:
+    """A real redis-server on ``127.0.0.1:port`` (installed by `make test`), once it answers;
+    with ``password``, one that requires it."""
     import shutil
 
     binary = shutil.which("redis-server")
@@ -135,6 +136,7 @@ def start_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
             "no",
             "--dir",
             str(workdir),
+            *(["--requirepass", password] if password else []),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -143,8 +145,8 @@ def start_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
     while True:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
+                sock.sendall((f"AUTH {password}\r\n" if password else "").encode() + b"PING\r\n")
+                if b"+PONG" in sock.recv(64):
                     return process
         except OSError:
             pass

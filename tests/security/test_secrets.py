@@ -26,12 +26,9 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import shutil
-import socket
 import string
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -44,7 +41,7 @@ import pytest
 import redis
 import zstandard
 
-from tests.conftest import clean_environ, free_port, serving
+from tests.conftest import clean_environ, free_port, serving, start_redis
 from tests.security.leaky_upstream import LeakyUpstream
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -126,44 +123,6 @@ def leaks(text: str | bytes) -> list[str]:
 
 
 # -- the real servers ---------------------------------------------------------------------------
-
-
-def start_redis_with_password(port: int, workdir: Path, password: str) -> subprocess.Popen[bytes]:
-    """A real redis-server that requires ``password``, once it answers."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed: `make test` installs it")
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-            "--requirepass",
-            password,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-                sock.sendall(f"AUTH {password}\r\nPING\r\n".encode())
-                if b"+PONG" in sock.recv(64):
-                    return process
-        except OSError:
-            pass
-        time.sleep(0.02)  # readiness polling interval, not synchronisation
-    process.kill()
-    pytest.fail("redis-server did not start")
 
 
 def settings_env(upstream: LeakyUpstream, redis_url: str, eval_db: Path) -> dict[str, str]:
@@ -384,7 +343,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
     result = Scenario()
     port = free_port()
     password = CANARIES["redis_password"]
-    redis_server = start_redis_with_password(port, folder, password)
+    redis_server = start_redis(port, folder, password)
     redis_url = f"redis://:{password}@127.0.0.1:{port}/0"
     eval_db = folder / "runs.duckdb"
     try:
