@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from types import TracebackType
 
 from langchain_core.messages import BaseMessage
 
@@ -23,9 +24,10 @@ def outcome_of(exc: BaseException) -> str:
 
 
 class CallMeter:
-    """Times one call and counts its tokens; :meth:`done` reports it once."""
+    """Times one call and counts its tokens; reports it once, when its ``with`` block ends
+    (with the exception's outcome if one ends it: an error, a cancellation, a closed stream)."""
 
-    __slots__ = ("_first", "_observer", "_reported", "_started", "completion", "model",
+    __slots__ = ("_first", "_observer", "_started", "completion", "model",
                  "outcome", "prompt", "provider")  # fmt: skip
 
     def __init__(self, observer: Observer, provider: str, model: str) -> None:
@@ -34,7 +36,6 @@ class CallMeter:
         self.model = model
         self._started = time.perf_counter()
         self._first: float | None = None
-        self._reported = False
         self.outcome = "ok"
         self.prompt = 0
         self.completion = 0
@@ -52,15 +53,17 @@ class CallMeter:
             self.prompt += int(usage.get("input_tokens", 0))
             self.completion += int(usage.get("output_tokens", 0))
 
-    def failed(self, exc: BaseException) -> None:
-        """The call ended with ``exc``."""
-        self.outcome = outcome_of(exc)
+    def __enter__(self) -> CallMeter:
+        return self
 
-    def done(self) -> None:
-        """Report the call (only the first time)."""
-        if self._reported:
-            return
-        self._reported = True
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if exc is not None:
+            self.outcome = outcome_of(exc)
         self._observer.model_called(
             ModelCall(
                 provider=self.provider,

@@ -239,8 +239,7 @@ class ResilientChatModel(BaseChatModel):
     ) -> ChatResult:
         call_kwargs = self._kwargs(stop, kwargs)
         message: BaseMessage | None = None
-        meter = self._meter()
-        try:
+        with self._meter() as meter:
             async for attempt in AsyncRetrying(**self._retry_options()):
                 with attempt:
                     self.breaker.before_call()
@@ -254,11 +253,6 @@ class ResilientChatModel(BaseChatModel):
                     self.breaker.record_success()
             assert message is not None  # noqa: S101 - tenacity reraises on the last failure
             meter.saw(message, streamed=False)
-        except BaseException as exc:
-            meter.failed(exc)
-            raise
-        finally:
-            meter.done()
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     async def _astream(
@@ -271,8 +265,7 @@ class ResilientChatModel(BaseChatModel):
         call_kwargs = self._kwargs(stop, kwargs)
         stream: AsyncIterator[BaseMessage] | None = None
         head: list[BaseMessage] = []
-        meter = self._meter()
-        try:
+        with self._meter() as meter:
             async for attempt in AsyncRetrying(**self._retry_options()):
                 with attempt:
                     self.breaker.before_call()
@@ -302,11 +295,6 @@ class ResilientChatModel(BaseChatModel):
                 closer = getattr(stream, "aclose", None)
                 if closer is not None:
                     await closer()
-        except BaseException as exc:
-            meter.failed(exc)
-            raise
-        finally:
-            meter.done()
 
     # -- sync -----------------------------------------------------------------------------
 
@@ -319,8 +307,7 @@ class ResilientChatModel(BaseChatModel):
     ) -> ChatResult:
         call_kwargs = self._kwargs(stop, kwargs)
         message: BaseMessage | None = None
-        meter = self._meter()
-        try:
+        with self._meter() as meter:
             for attempt in Retrying(**self._retry_options()):
                 with attempt:
                     self.breaker.before_call()
@@ -331,11 +318,6 @@ class ResilientChatModel(BaseChatModel):
                     self.breaker.record_success()
             assert message is not None  # noqa: S101 - tenacity reraises on the last failure
             meter.saw(message, streamed=False)
-        except BaseException as exc:
-            meter.failed(exc)
-            raise
-        finally:
-            meter.done()
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream(
@@ -348,8 +330,7 @@ class ResilientChatModel(BaseChatModel):
         call_kwargs = self._kwargs(stop, kwargs)
         stream: Iterator[BaseMessage] | None = None
         head: list[BaseMessage] = []
-        meter = self._meter()
-        try:
+        with self._meter() as meter:
             for attempt in Retrying(**self._retry_options()):
                 with attempt:
                     self.breaker.before_call()
@@ -372,8 +353,3 @@ class ResilientChatModel(BaseChatModel):
                 if mapped is None or mapped is exc:
                     raise
                 raise mapped from exc
-        except BaseException as exc:
-            meter.failed(exc)
-            raise
-        finally:
-            meter.done()
