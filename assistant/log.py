@@ -8,6 +8,7 @@ key never reaches a log line even if an upstream error message quotes it.
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import logging
 import sys
@@ -34,11 +35,18 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=256)
+def _pieces(secret: str) -> frozenset[str]:
+    """Every 6-character piece of ``secret`` (cut once: redaction runs on every log line)."""
+    width = _MIN_SECRET_LENGTH
+    return frozenset(secret[i : i + width] for i in range(len(secret) - width + 1))
+
+
 def _redact_fragments(text: str, secret: str) -> str:
     """``text`` with each run of characters covered by 6-character pieces of ``secret``
     replaced by ``***``."""
     width = _MIN_SECRET_LENGTH
-    pieces = {secret[i : i + width] for i in range(len(secret) - width + 1)}
+    pieces = _pieces(secret)
     if not any(piece in text for piece in pieces):  # the common case, at C speed
         return text
     covered = [False] * len(text)
