@@ -46,19 +46,11 @@ class CachePlan:
 BYPASS = CachePlan(None, False, False)
 
 
-def _directives(header: str | None, field: str | None) -> set[str]:
-    words = f"{header or ''},{field or ''}".lower().replace(" ", "").split(",")
-    return {word for word in words if word}
-
-
-def agent_policy(
-    body: ChatCompletionRequest, tenant: str, cache_control: str | None
-) -> CachePolicy:
-    """How an agent turn uses the cache: the tenant's entries, read and write unless told not."""
-    directives = _directives(cache_control, body.cache_control)
-    return CachePolicy(
-        tenant=tenant, read="no-cache" not in directives, write="no-store" not in directives
-    )
+def policy(body: ChatCompletionRequest, tenant: str, cache_control: str | None) -> CachePolicy:
+    """Whose entries a request uses, and whether it may read (``no-cache``: not) and write
+    (``no-store``: not) them, from the ``Cache-Control`` header and the body field."""
+    words = f"{cache_control or ''},{body.cache_control or ''}".lower().replace(" ", "").split(",")
+    return CachePolicy(tenant=tenant, read="no-cache" not in words, write="no-store" not in words)
 
 
 def plan(
@@ -71,9 +63,8 @@ def plan(
     """Whether and how this raw-model request uses the cache."""
     if cache is None or not cache.cacheable(kwargs):
         return BYPASS
-    directives = _directives(cache_control, body.cache_control)
-    read, write = "no-cache" not in directives, "no-store" not in directives
-    if not (read or write):
+    wanted = policy(body, tenant, cache_control)
+    if not (wanted.read or wanted.write):
         return BYPASS
     params = {**kwargs, "tool_choice": body.tool_choice}
     key = request_key(
@@ -83,7 +74,7 @@ def plan(
         params=params,
         tools=body.tool_schemas(),
     )
-    return CachePlan(key, read, write)
+    return CachePlan(key, wanted.read, wanted.write)
 
 
 def stored_answer(completion: dict[str, Any]) -> bytes:

@@ -222,7 +222,7 @@ async def create_chat_completion(
 
     cache_control = request.headers.get("cache-control")
     if assistant.is_agent(body.model):
-        policy = caching.agent_policy(body, principal.name, cache_control)
+        policy = caching.policy(body, principal.name, cache_control)
         return await _agent_completion(body, assistant, spend, policy)
     runnable = _runnable(assistant, body)
     messages = body.langchain_messages()
