@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from langchain_core.messages import BaseMessage, SystemMessage, ToolMessage
 
 from assistant.agent import Assistant
@@ -83,14 +84,24 @@ async def test_auto_retrieval_puts_sources_into_the_model_input(tmp_path: Path) 
 
 
 async def test_auto_retrieval_searches_once_per_question_across_model_calls(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     model = ScriptedChatModel(script=[call_tools(tool_call("echo", {"text": "x"})), "done"])
     assistant = kb_assistant(tmp_path, model, retrieval="auto")
+    assert assistant.knowledge is not None
+    searches: list[str] = []
+    search = assistant.knowledge.search
+
+    def counted(query: str, *args: Any, **kwargs: Any) -> Any:
+        searches.append(query)
+        return search(query, *args, **kwargs)
+
+    monkeypatch.setattr(assistant.knowledge, "search", counted)
     result = await assistant.agent("helper").arun("When are laptops replaced?")
     assert all("laptops.md#0" in _system(messages) for messages in model.seen)  # both calls
     automatic = [s for s in result.trajectory if s.kind == "tool" and s.name == "knowledge_search"]
     assert len(automatic) == 1
+    assert searches == ["When are laptops replaced?"]  # the second call reused the passages
 
 
 async def test_auto_retrieval_without_a_store_still_answers(tmp_path: Path) -> None:

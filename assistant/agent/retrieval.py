@@ -1,12 +1,12 @@
 """Automatic retrieval: knowledge base passages in the system prompt before each model call.
 
 A profile with ``retrieval = "auto"`` gets :class:`AutoRetrievalMiddleware`: before every
-model call it searches the knowledge base with the latest user message and appends the top
-passages, numbered and with their sources, to the system prompt, with the instruction to cite
-them (``[1] docs/setup.md#2``). The search is recorded once per run in the trajectory as a
+model call it gives the system prompt the knowledge base's top passages for the latest user
+message, numbered and with their sources, and the instruction to cite them
+(``[1] docs/setup.md#2``). The search runs once per turn, recorded in the trajectory as a
 ``knowledge_search`` step (``automatic: true``), so evals see exactly which contexts the model
-was given. A failing search (no store yet) never fails the turn: the model answers without
-passages and the step is recorded as an error.
+was given; later model calls of the turn reuse it. A failing search (no store yet) never
+fails the turn: the model answers without passages and the step is recorded as an error.
 """
 
 from __future__ import annotations
@@ -51,27 +51,41 @@ class AutoRetrievalMiddleware(AgentMiddleware[Any, Any]):
             return f"knowledge_search failed: {exc}", True
         return format_hits(hits, max_chars=max(200, self.max_chars // max(1, self.k))), False
 
-    def _apply(
-        self, request: ModelRequest[Any], query: str, text: str, failed: bool, started: float
-    ) -> ModelRequest[Any]:
+    @staticmethod
+    def _earlier(request: ModelRequest[Any], query: str) -> ToolCallRecord | None:
+        """This run's search for ``query``, if an earlier model call of the turn made it."""
+        context = getattr(request.runtime, "context", None)
+        if not isinstance(context, RunContext):
+            return None
+        args = {"query": query, "automatic": True}
+        return next(
+            (
+                step
+                for step in context.trajectory
+                if isinstance(step, ToolCallRecord) and step.name == TOOL_NAME and step.args == args
+            ),
+            None,
+        )
+
+    @staticmethod
+    def _record(
+        request: ModelRequest[Any], query: str, text: str, failed: bool, started: float
+    ) -> None:
         context = getattr(request.runtime, "context", None)
         if isinstance(context, RunContext):
-            args = {"query": query, "automatic": True}
-            recorded = any(
-                isinstance(step, ToolCallRecord) and step.name == TOOL_NAME and step.args == args
-                for step in context.trajectory
-            )
-            if not recorded:
-                context.trajectory.append(
-                    ToolCallRecord(
-                        name=TOOL_NAME,
-                        args=args,
-                        call_id="auto-retrieval",
-                        result=text,
-                        latency_s=time.perf_counter() - started,
-                        error=failed,
-                    )
+            context.trajectory.append(
+                ToolCallRecord(
+                    name=TOOL_NAME,
+                    args={"query": query, "automatic": True},
+                    call_id="auto-retrieval",
+                    result=text,
+                    latency_s=time.perf_counter() - started,
+                    error=failed,
                 )
+            )
+
+    @staticmethod
+    def _apply(request: ModelRequest[Any], text: str, failed: bool) -> ModelRequest[Any]:
         if failed:
             return request
         prompt = request.system_prompt or ""
@@ -86,8 +100,11 @@ class AutoRetrievalMiddleware(AgentMiddleware[Any, Any]):
         query, started = self._query(request), time.perf_counter()
         if not query:
             return handler(request)
+        if (earlier := self._earlier(request, query)) is not None:
+            return handler(self._apply(request, earlier.result, earlier.error))
         text, failed = self._retrieve(query)
-        return handler(self._apply(request, query, text, failed, started))
+        self._record(request, query, text, failed, started)
+        return handler(self._apply(request, text, failed))
 
     async def awrap_model_call(
         self, request: ModelRequest[Any], handler: Callable[[ModelRequest[Any]], Awaitable[Any]]
@@ -95,6 +112,10 @@ class AutoRetrievalMiddleware(AgentMiddleware[Any, Any]):
         query, started = self._query(request), time.perf_counter()
         if not query:
             return await handler(request)
+        # each model call of a turn sees the same passages: search once per turn
+        if (earlier := self._earlier(request, query)) is not None:
+            return await handler(self._apply(request, earlier.result, earlier.error))
         # the query embedding (a local model) may take a while: keep the event loop free
         text, failed = await asyncio.to_thread(self._retrieve, query)
-        return await handler(self._apply(request, query, text, failed, started))
+        self._record(request, query, text, failed, started)
+        return await handler(self._apply(request, text, failed))
