@@ -178,7 +178,8 @@ def build_assistant(
     (tests and notebooks pass their own).
     """
     registry = registry if registry is not None else ProviderRegistry.from_entry_points(settings)
-    catalog = ModelCatalog(registry, settings.chains)
+    metrics = Metrics() if settings.metrics.enabled else None
+    catalog = ModelCatalog(registry, settings.chains, observer=metrics or NULL_OBSERVER)
     from_settings = tools is None
     tools = tools if tools is not None else ToolRegistry.from_settings(settings)
     if sessions is None:
@@ -187,9 +188,8 @@ def build_assistant(
     knowledge = KnowledgeBase(settings.kb, embeddings=catalog.embeddings)
     if from_settings:  # given tools are the caller's exact set
         tools.add(knowledge_search_tool(knowledge, timeout=max(settings.tools.timeout, 30.0)))
-    metrics = Metrics() if settings.metrics.enabled else None
     if metrics is not None:
-        _observe(metrics, registry, catalog, cache)
+        _observe(metrics, registry, cache)
     return Assistant(
         settings=settings,
         registry=registry,
@@ -202,12 +202,9 @@ def build_assistant(
     )
 
 
-def _observe(
-    metrics: Metrics, registry: ProviderRegistry, catalog: ModelCatalog, cache: ResponseCache | None
-) -> None:
+def _observe(metrics: Metrics, registry: ProviderRegistry, cache: ResponseCache | None) -> None:
     """Give every part the metrics as its observer, and start the gauges of what exists."""
     registry.observe(metrics)
-    catalog.observer = metrics
     for provider in registry:
         metrics.known_provider(provider.name)
         if isinstance(provider, LocalProvider):
