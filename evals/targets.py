@@ -95,32 +95,62 @@ class ModelTarget:
         return _provider(self.assistant.settings.chains.get(ref, [ref])[0])
 
     async def run(self, case: Case) -> TargetOutput:
-        from langchain_core.messages import convert_to_messages
+        from langchain_core.messages import AIMessageChunk, convert_to_messages
 
+        from assistant.agent.middleware import tool_call_records
         from assistant.providers import open_stream
 
         model = self.assistant.chat_model(self.model_ref)
+        # the case's functions go the way an API client's `tools` do
+        runnable = model.bind_tools(case.tools, tool_choice="auto") if case.tools else model
         messages = convert_to_messages(_with_system(case.messages(), self.system_prompt))
         started = time.perf_counter()
         first: float | None = None
         pieces: list[str] = []
+        calls: AIMessageChunk | None = None
         prompt_tokens = completion_tokens = 0
-        async for chunk in open_stream(model, messages, dict(self.params)):
+        async for chunk in open_stream(runnable, messages, dict(self.params)):
             if chunk.text:
                 first = first or time.perf_counter()
                 pieces.append(chunk.text)
+            if isinstance(chunk, AIMessageChunk) and chunk.tool_call_chunks:
+                first = first or time.perf_counter()
+                calls = chunk if calls is None else calls + chunk
             usage = getattr(chunk, "usage_metadata", None)
             if usage:
                 prompt_tokens += int(usage["input_tokens"])
                 completion_tokens += int(usage["output_tokens"])
+        latency = time.perf_counter() - started
         usage_total = Usage(prompt_tokens, completion_tokens)
+        text = "".join(pieces)
+        trajectory: list[TrajectoryStep] = []
+        if case.tools:
+            records = tool_call_records(calls)
+            trajectory.append(
+                ModelCallRecord(
+                    model=self.model_ref,
+                    latency_s=latency,
+                    usage=usage_total,
+                    tool_calls=records,
+                    text=text,
+                    tools_offered=[tool["function"]["name"] for tool in case.tools],
+                )
+            )
+            text = _with_calls(text, records)
         return TargetOutput(
-            output="".join(pieces),
-            latency_s=time.perf_counter() - started,
+            output=text,
+            latency_s=latency,
             ttft_s=None if first is None else first - started,
             usage=usage_total,
             cost_usd=cost_of(self.assistant.settings.evals.prices, self.model_ref, usage_total),
+            trajectory=trajectory,
         )
+
+
+def _with_calls(text: str, records: list[dict[str, Any]]) -> str:
+    """The answer text, then one ``name(arguments)`` line per call (what reports show)."""
+    lines = [f"{record['name']}({record.get('arguments', '')})" for record in records]
+    return "\n".join([text, *lines] if text else lines)
 
 
 @dataclass
@@ -157,15 +187,20 @@ class AgentTarget:
     async def run(self, case: Case) -> TargetOutput:
         from langchain_core.messages import convert_to_messages
 
-        from assistant.agent import AgentResult
+        from assistant.agent import AgentResult, RunContext
         from assistant.types import TextDelta
 
         agent = self.agent()
         started = time.perf_counter()
         first: float | None = None
         result: AgentResult | None = None
+        # the case's functions are offered beside the profile's tools; a call to one ends the
+        # turn and is recorded, not executed
+        context = RunContext(client_tools=list(case.tools or []))
         stream = agent.astream(
-            convert_to_messages(case.messages()), model_settings=dict(self.params) or None
+            convert_to_messages(case.messages()),
+            model_settings=dict(self.params) or None,
+            context=context,
         )
         async for event in stream:
             if isinstance(event, TextDelta) and first is None and event.text:
@@ -175,8 +210,16 @@ class AgentTarget:
         elapsed = time.perf_counter() - started
         if result is None:  # pragma: no cover - astream always ends with the result
             return TargetOutput(output="", latency_s=elapsed, error="agent ended without a result")
+        offered = {tool["function"]["name"] for tool in case.tools or []}
+        client_calls = [
+            record
+            for step in result.trajectory
+            if isinstance(step, ModelCallRecord)
+            for record in step.tool_calls
+            if record.get("name") in offered
+        ]
         return TargetOutput(
-            output=result.answer,
+            output=_with_calls(result.answer, client_calls),
             latency_s=elapsed,
             ttft_s=None if first is None else first - started,
             usage=result.usage,

@@ -8,11 +8,12 @@ Every part speaks these types: datasets load into :class:`Case`, targets produce
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from assistant.types import TrajectoryStep, Usage
+from evals.calls.schema import check_expected_calls, normalise_expected_calls, normalise_tools
 
 
 class ScorerSpec(BaseModel):
@@ -46,6 +47,23 @@ class Case(BaseModel):
         None, description="The reference answer, for scorers that compare."
     )
     expected_tools: list[str] | None = Field(None, description="Tools the agent should call.")
+    tools: list[dict[str, Any]] | None = Field(
+        None,
+        description="Functions offered to the model: OpenAI tools (`{type: function, function: "
+        "{name, description, parameters}}`) or BFCL's bare `{name, description, parameters}`; "
+        "normalised to OpenAI tools.",
+    )
+    expected_calls: list[dict[str, dict[str, list[Any]]]] | None = Field(
+        None,
+        description="Acceptable calls, BFCL's possible-answer form: `[{function: {param: "
+        '[acceptable values]}}]`; `""` among the values lets the parameter be omitted; `[]` '
+        "means no call is right.",
+    )
+    call_order: Literal["any", "exact"] | None = Field(
+        None,
+        description="How several expected calls match: `any` order (parallel; the default) or "
+        "`exact`.",
+    )
     contexts: list[str] | None = Field(None, description="Retrieved passages, for RAG metrics.")
     scorers: list[ScorerSpec] | None = Field(
         None, description="Scorers for this case: names, or `{name, args}` objects."
@@ -59,6 +77,22 @@ class Case(BaseModel):
         if isinstance(value, list):
             return [{"name": item} if isinstance(item, str) else item for item in value]
         return value
+
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _tools_normalised(cls, value: Any) -> Any:
+        return None if value is None else normalise_tools(value)
+
+    @field_validator("expected_calls", mode="before")
+    @classmethod
+    def _expected_calls_checked(cls, value: Any) -> Any:
+        return None if value is None else normalise_expected_calls(value)
+
+    @model_validator(mode="after")
+    def _calls_fit_tools(self) -> Case:
+        if self.expected_calls is not None and self.tools is not None:
+            check_expected_calls(self.expected_calls, self.tools)
+        return self
 
     @field_validator("input")
     @classmethod
@@ -74,6 +108,10 @@ class Case(BaseModel):
         if isinstance(self.input, str):
             return [{"role": "user", "content": self.input}]
         return [message.model_dump() for message in self.input]
+
+    def functions(self) -> list[dict[str, Any]]:
+        """The ``function`` parts of the offered tools (``[]`` when the case offers none)."""
+        return [tool["function"] for tool in self.tools or []]
 
     def prompt(self) -> str:
         """The last user message (what a judge or a RAG metric calls the question)."""

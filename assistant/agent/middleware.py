@@ -19,6 +19,7 @@ transient failures only, which LangChain's ``ModelFallbackMiddleware`` (any exce
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -66,6 +67,9 @@ class RunContext:
     """Model calls of the run answered from the cache."""
     cache_misses: int = 0
     """Cacheable model calls of the run that went to the model."""
+    client_tools: list[dict[str, Any]] = field(default_factory=list)
+    """Functions the caller offers for this run only (OpenAI tools): offered to the model
+    beside the profile's tools; a call to one ends the turn unexecuted (``client_tools.py``)."""
 
     @property
     def cache_result(self) -> str:
@@ -92,6 +96,37 @@ def model_name(request: ModelRequest[Any]) -> str:
     if provider and name:
         return f"{provider}:{name}"
     return str(getattr(model, "chain", None) or name or getattr(model, "_llm_type", "model"))
+
+
+def tool_call_records(message: AIMessage | None) -> list[dict[str, Any]]:
+    """The calls a model message asks for, as trajectory records.
+
+    Each is ``{"name", "args", "arguments", "id"}``: ``arguments`` is the JSON text the model
+    wrote. Calls whose arguments are not a JSON object (LangChain's ``invalid_tool_calls``) are
+    kept too, with ``args`` ``None`` and an ``error``, so a broken call is graded, not lost.
+    """
+    if message is None:
+        return []
+    records: list[dict[str, Any]] = [
+        {
+            "name": call["name"],
+            "args": call["args"],
+            "arguments": json.dumps(call["args"], ensure_ascii=False),
+            "id": call.get("id"),
+        }
+        for call in message.tool_calls
+    ]
+    for invalid in message.invalid_tool_calls:
+        records.append(
+            {
+                "name": invalid.get("name") or "",
+                "args": None,
+                "arguments": invalid.get("args") or "",
+                "id": invalid.get("id"),
+                "error": invalid.get("error") or "arguments are not a JSON object",
+            }
+        )
+    return records
 
 
 def _tool_names(request: ModelRequest[Any]) -> list[str]:
@@ -126,10 +161,7 @@ class TrajectoryMiddleware(AgentMiddleware[Any, Any]):
                 prompt_tokens=int(usage["input_tokens"]) if usage else 0,
                 completion_tokens=int(usage["output_tokens"]) if usage else 0,
             ),
-            tool_calls=[
-                {"name": call["name"], "args": call["args"], "id": call.get("id")}
-                for call in (message.tool_calls if message is not None else [])
-            ],
+            tool_calls=tool_call_records(message),
             text=message.text if message is not None else "",
             tools_offered=_tool_names(request),
             error=f"{type(error).__name__}: {error}" if error is not None else None,

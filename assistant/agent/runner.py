@@ -33,6 +33,7 @@ from langchain_core.tools import BaseTool
 from langgraph.errors import GraphRecursionError
 
 from assistant.agent.caching import ModelCacheMiddleware
+from assistant.agent.client_tools import ClientToolsMiddleware
 from assistant.agent.middleware import (
     CachePolicy,
     ContextBudgetMiddleware,
@@ -142,6 +143,7 @@ class Agent:
         stack: list[Any] = [
             *middleware,
             RelevantToolsMiddleware(profile.max_tools_offered),
+            ClientToolsMiddleware(),
             TrajectoryMiddleware(observer),
             ModelCallLimitMiddleware(run_limit=profile.max_model_calls, exit_behavior="end"),
             ToolCallLimitMiddleware(run_limit=profile.max_tool_calls, exit_behavior="end"),

@@ -137,6 +137,7 @@ def profiles() -> None:
 # the command groups register themselves on ``app``
 from assistant.cli import cache as _cache  # noqa: E402, F401
 from assistant.cli import chat as _chat  # noqa: E402, F401
+from assistant.cli import eval_import as _eval_import  # noqa: E402, F401
 from assistant.cli import evals as _evals  # noqa: E402, F401
 from assistant.cli import kb as _kb  # noqa: E402, F401
 from assistant.cli import keys as _keys  # noqa: E402, F401

@@ -58,6 +58,18 @@ class DatasetError(ValueError):
         super().__init__("\n".join([summary, *lines] if summary else lines))
 
 
+_OPTIONAL_SINCE_HASHING = ("tools", "expected_calls", "call_order")
+"""Fields added after datasets were first hashed: left out when unset, so old hashes hold."""
+
+
+def _canonical(case: Case) -> dict[str, object]:
+    data = case.model_dump(mode="json")
+    for name in _OPTIONAL_SINCE_HASHING:
+        if data.get(name) is None:
+            data.pop(name, None)
+    return data
+
+
 @dataclass(eq=False)
 class Dataset:
     """A named, validated list of cases, with the scorers that apply to cases naming none."""
@@ -91,7 +103,7 @@ class Dataset:
         does. Default scorers are not data and are not hashed.
         """
         canonical = json.dumps(
-            [case.model_dump(mode="json") for case in self.cases],
+            [_canonical(case) for case in self.cases],
             sort_keys=True,
             separators=(",", ":"),
             ensure_ascii=False,

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from evals.calls.schema import ToolSchemaError
 from evals.dataset._common import _FIELDS, _SHOWN_LIMIT, _Record, _shown, _type_name
 from evals.dataset.model import DatasetProblem
 from evals.types import Case
@@ -63,6 +64,10 @@ def _explain(error: ValidationError, data: Mapping[str, Any]) -> list[tuple[str 
     for detail in error.errors(include_url=False):
         loc = list(detail["loc"])
         kind = detail["type"]
+        cause = (detail.get("ctx") or {}).get("error")
+        if isinstance(cause, ToolSchemaError):  # it knows the exact path inside tools/calls
+            explained.append((_field_path([cause.field]), cause.message))
+            continue
         if loc and loc[0] == "input" and len(loc) > 1 and loc[1] in _UNION_TAGS:
             # `input` is a string or a messages list: report against the branch that was meant.
             if not isinstance(input_value, str | list):

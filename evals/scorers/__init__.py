@@ -9,7 +9,10 @@ Build them from specs with :func:`build_scorer`; check a dataset's specs up fron
 - ``numeric``: the output's last number vs the reference's (``tolerance``, ``relative``);
 - ``json_valid``: a JSON object or array in the output (whole, fenced, or embedded);
 - ``json_schema``: that JSON validates against ``schema``;
-- ``tool_called``: the trajectory's tools vs ``tools`` or ``case.expected_tools`` (``mode``);
+- ``tool_called``: the trajectory's tools vs ``tools`` or ``case.expected_tools`` (``mode``),
+  or a sequence of expected ``calls`` (names, argument subsets, counts; ``ordered``);
+- ``call_match``: the calls made vs ``case.expected_calls``, as BFCL's AST checker grades
+  them (``expected``, ``order``); ``no_call``: no function was called (BFCL irrelevance);
 - ``llm_judge``: a chat model grades against ``rubric`` (``model``, ``scale``, ``timeout``);
 - ``faithfulness``, ``answer_relevancy``, ``context_precision``, ``context_recall``: ragas
   metrics (``model``, ``embeddings_model``, ``timeout``; see :mod:`evals.scorers.rag`);
@@ -26,7 +29,7 @@ failed: ..."`` (counted apart from wrong answers); scorers never raise; values a
 
 from __future__ import annotations
 
-from evals.scorers import judge, numeric, rag, retrieval, structured, text, tools
+from evals.scorers import calls, judge, numeric, rag, retrieval, structured, text, tools
 from evals.scorers.base import (
     DEFAULT_EMBEDDINGS_MODEL,
     DEFAULT_JUDGE_MODEL,
@@ -67,6 +70,7 @@ __all__ = [
     "ScorerFactory",
     "SpecLike",
     "build_scorer",
+    "calls",
     "describe_scorers",
     "extract_number",
     "find_json",

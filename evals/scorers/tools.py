@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from evals.scorers.base import BaseScorer
 from evals.scorers.registry import register_scorer
@@ -24,18 +25,38 @@ class ToolCalledScorer(BaseScorer):
       called at all (e.g. a question the model should answer alone).
 
     A failed tool call still counts as called: it shows the choice the model made.
+
+    With ``calls``, a sequence of expected calls is matched instead of names: each item is
+    ``{"name", "args": {...}, "count": N}``, where ``args`` is a subset of the arguments the
+    call must have (equal values) and ``count`` how many such calls there must be (default: at
+    least one). The value is the share of items satisfied; with ``ordered``, the items must
+    appear in that order (the value is the share matched before the first out of order); with
+    mode ``exact``, any call that matches no item makes it 0. Calls the model asked for but
+    that never ran (a case's functions, offered to a raw model) count too.
     """
 
-    def __init__(self, tools: list[str] | str | None = None, mode: Mode = "all") -> None:
+    def __init__(
+        self,
+        tools: list[str] | str | None = None,
+        mode: Mode = "all",
+        calls: list[dict[str, Any]] | None = None,
+        ordered: bool = False,
+    ) -> None:
         if isinstance(tools, str):
             tools = [tools]
         if tools is not None and not all(name.strip() for name in tools):
             raise ValueError("argument 'tools' must hold non-empty tool names")
         self.tools = tools
         self.mode = mode
+        self.calls = (
+            None if calls is None else [_expected_call(item, i) for i, item in enumerate(calls)]
+        )
+        self.ordered = ordered
 
     async def evaluate(self, case: Case, output: TargetOutput) -> Score:
         """Compare the tools called with the expected ones as :attr:`mode` says."""
+        if self.calls is not None:
+            return self._match_calls(_calls_in_order(output.trajectory))
         expected = self.tools if self.tools is not None else case.expected_tools
         called_in_order = output.tools_called
         called = list(dict.fromkeys(called_in_order))
@@ -86,3 +107,104 @@ class ToolCalledScorer(BaseScorer):
         if extra:
             problems.append(f"unexpected {', '.join(extra)}")
         return self.result(0.0, "; ".join(problems), **details)
+
+    def _match_calls(self, made: list[tuple[str, dict[str, Any]]]) -> Score:
+        """Expected call items (name, argument subset, count) against the calls made."""
+        assert self.calls is not None  # noqa: S101 - only called with calls set
+        details: dict[str, Any] = {
+            "called": [f"{name}({_args_text(args)})" for name, args in made],
+            "ordered": self.ordered,
+        }
+        if self.ordered:
+            position, matched = 0, 0
+            for item in self.calls:
+                needed = item["count"] or 1
+                while needed and position < len(made):
+                    if _fits(made[position], item):
+                        needed -= 1
+                    position += 1
+                if needed:
+                    break
+                matched += 1
+            value = matched / len(self.calls) if self.calls else 1.0
+            if matched == len(self.calls):
+                reason = f"called {_items_text(self.calls)} in order"
+            else:
+                reason = (
+                    f"matched {matched} of {len(self.calls)} expected calls in order; "
+                    f"next expected {_item_text(self.calls[matched])}"
+                )
+        else:
+            missing = []
+            for item in self.calls:
+                found = sum(_fits(call, item) for call in made)
+                wanted = item["count"]
+                if (wanted is None and found == 0) or (wanted is not None and found != wanted):
+                    times = "at least once" if wanted is None else f"{wanted}x"
+                    missing.append(f"{_item_text(item)} {times} (found {found})")
+            value = (len(self.calls) - len(missing)) / len(self.calls) if self.calls else 1.0
+            reason = (
+                f"called {_items_text(self.calls)}"
+                if not missing
+                else f"{len(missing)} of {len(self.calls)} expected calls unmatched: "
+                + "; ".join(missing)
+            )
+        if self.mode == "exact":
+            extra = [call for call in made if not any(_fits(call, item) for item in self.calls)]
+            if extra:
+                name, args = extra[0]
+                value, reason = 0.0, f"unexpected call {name}({_args_text(args)})"
+        return self.result(value, reason, **details)
+
+
+def _expected_call(item: Any, index: int) -> dict[str, Any]:
+    where = f"argument 'calls'[{index}]"
+    if not isinstance(item, Mapping) or not isinstance(item.get("name"), str) or not item["name"]:
+        raise ValueError(f'{where} must be {{"name", "args", "count"}} with a tool name')
+    unknown = set(item) - {"name", "args", "count"}
+    if unknown:
+        raise ValueError(f"{where}: unknown key '{sorted(unknown)[0]}' (keys: name, args, count)")
+    args = item.get("args") or {}
+    if not isinstance(args, Mapping):
+        raise ValueError(f"{where}.args must be an object (a subset of the call's arguments)")
+    count = item.get("count")
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 0):
+        raise ValueError(f"{where}.count must be a whole number >= 0")
+    return {"name": item["name"], "args": dict(args), "count": count}
+
+
+def _calls_in_order(trajectory: list[Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Tool calls in order: those that ran, and those the model asked for that never ran."""
+    ran = {getattr(step, "call_id", None) for step in trajectory if step.kind == "tool"}
+    made: list[tuple[str, dict[str, Any]]] = []
+    for step in trajectory:
+        if step.kind == "tool":
+            made.append((step.name, dict(step.args)))
+        elif step.kind == "model":
+            for record in step.tool_calls:
+                if record.get("id") not in ran or record.get("id") is None:
+                    args = record.get("args")
+                    made.append(
+                        (str(record.get("name")), dict(args) if isinstance(args, Mapping) else {})
+                    )
+    return made
+
+
+def _fits(call: tuple[str, dict[str, Any]], item: Mapping[str, Any]) -> bool:
+    name, args = call
+    return name == item["name"] and all(
+        key in args and args[key] == value for key, value in item["args"].items()
+    )
+
+
+def _args_text(args: Mapping[str, Any]) -> str:
+    text = ", ".join(f"{key}={value!r}" for key, value in args.items())
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _item_text(item: Mapping[str, Any]) -> str:
+    return f"{item['name']}({_args_text(item['args'])})"
+
+
+def _items_text(items: list[dict[str, Any]]) -> str:
+    return ", ".join(_item_text(item) for item in items) or "nothing"

@@ -93,4 +93,8 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        "0004_case_functions",
+        ("ALTER TABLE cases ADD COLUMN functions JSON",),
+    ),
 )

@@ -270,9 +270,17 @@ class EvalStore:
     # -- results --------------------------------------------------------------------------
 
     def add_cases(self, run_id: str, cases: Iterable[Case]) -> None:
-        """Record a run's cases (prompt, input, reference) once; known ones are kept."""
+        """Record a run's cases (prompt, input, reference, functions offered and expected
+        calls) once; known ones are kept."""
         rows = [
-            [run_id, case.id, case.prompt(), _json(case.messages()), case.expected]
+            [
+                run_id,
+                case.id,
+                case.prompt(),
+                _json(case.messages()),
+                case.expected,
+                _functions(case),
+            ]
             for case in cases
         ]
         if not rows:
@@ -406,7 +414,17 @@ class EvalStore:
         return target
 
 
-_CASE_COLUMNS = ("run_id", "case_id", "prompt", "input", "expected")
+_CASE_COLUMNS = ("run_id", "case_id", "prompt", "input", "expected", "functions")
+
+
+def _functions(case: Case) -> str | None:
+    """The case's function-calling fields as JSON, or ``None`` when it has none."""
+    if case.tools is None and case.expected_calls is None:
+        return None
+    return _json(
+        {"tools": case.tools, "expected_calls": case.expected_calls, "call_order": case.call_order}
+    )
+
 
 _RESULT_COLUMNS = (
     "run_id",
