@@ -30,6 +30,7 @@ from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResp
 from langchain.agents.middleware.types import ToolCallRequest
 from langchain_core.messages import (
     AIMessage,
+    AIMessageChunk,
     AnyMessage,
     BaseMessage,
     HumanMessage,
@@ -102,11 +103,18 @@ def tool_call_records(message: AIMessage | None) -> list[dict[str, Any]]:
     """The calls a model message asks for, as trajectory records.
 
     Each is ``{"name", "args", "arguments", "id"}``: ``arguments`` is the JSON text the model
-    wrote. Calls whose arguments are not a JSON object (LangChain's ``invalid_tool_calls``) are
-    kept too, with ``args`` ``None`` and an ``error``, so a broken call is graded, not lost.
+    wrote. Calls whose arguments are not a JSON object are kept too, with ``args`` ``None`` and
+    an ``error``, so a broken call is graded, not lost. For a streamed message the raw argument
+    text of its chunks is decoded strictly (LangChain's own parsing of chunks repairs cut-off
+    JSON, which would hide the fault).
     """
     if message is None:
         return []
+    if isinstance(message, AIMessageChunk) and message.tool_call_chunks:
+        return [
+            _record(str(chunk.get("name") or ""), chunk.get("args") or "", chunk.get("id"))
+            for chunk in message.tool_call_chunks
+        ]
     records: list[dict[str, Any]] = [
         {
             "name": call["name"],
@@ -129,8 +137,31 @@ def tool_call_records(message: AIMessage | None) -> list[dict[str, Any]]:
     return records
 
 
+def _record(name: str, arguments: str, call_id: str | None) -> dict[str, Any]:
+    """One call from its raw argument text, decoded as strictly as ``json.loads``."""
+    record: dict[str, Any] = {"name": name, "args": None, "arguments": arguments, "id": call_id}
+    try:
+        args = json.loads(arguments) if arguments.strip() else {}
+    except (json.JSONDecodeError, RecursionError) as exc:
+        record["error"] = f"arguments are not valid JSON ({exc})"
+        return record
+    if isinstance(args, dict):
+        record["args"] = args
+    else:
+        record["error"] = "arguments are not a JSON object"
+    return record
+
+
+def _tool_name(tool: Any) -> str:
+    """A tool's name: a LangChain tool's, or an OpenAI tool dict's (``{"function": {name}}``)."""
+    if isinstance(tool, dict):
+        function = tool.get("function")
+        return str((function if isinstance(function, dict) else tool).get("name", ""))
+    return str(getattr(tool, "name", ""))
+
+
 def _tool_names(request: ModelRequest[Any]) -> list[str]:
-    return [str(getattr(tool, "name", None) or tool.get("name", "")) for tool in request.tools]  # type: ignore[union-attr]
+    return [_tool_name(tool) for tool in request.tools]
 
 
 class TrajectoryMiddleware(AgentMiddleware[Any, Any]):

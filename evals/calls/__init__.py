@@ -5,6 +5,7 @@
 - :mod:`evals.calls.checker` grades the calls a model made with the semantics of BFCL's AST
   checker (``call_match`` and ``no_call`` are built on it);
 - :mod:`evals.calls.record` reads the calls a target made from its trajectory;
+- :mod:`evals.calls.explain` lays expected and made calls side by side, parameter by parameter;
 - :mod:`evals.calls.bfcl` converts BFCL's official data files into datasets.
 """
 
@@ -20,6 +21,8 @@ from evals.calls.checker import (
     no_call_verdict,
     standardize_string,
 )
+from evals.calls.explain import call_table
+from evals.calls.record import calls_from_records, calls_made
 from evals.calls.schema import (
     ToolSchemaError,
     check_expected_calls,
@@ -34,6 +37,9 @@ __all__ = [
     "ParamCheck",
     "ToolSchemaError",
     "Verdict",
+    "call_table",
+    "calls_from_records",
+    "calls_made",
     "check_call",
     "check_calls",
     "check_expected_calls",

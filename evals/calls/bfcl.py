@@ -68,8 +68,9 @@ CATEGORIES: dict[str, str] = {
 
 _REFUSED: dict[str, str] = {
     "multi_turn": "multi-turn categories run a stateful conversation with executed tools",
-    "java": "Java categories grade calls with Java's type converter",
+    # javascript before java: the first marker found in the name wins
     "javascript": "JavaScript categories grade calls with JavaScript's type converter",
+    "java": "Java categories grade calls with Java's type converter",
     "memory": "memory categories are agentic (a memory backend is run between turns)",
     "web_search": "web-search categories are agentic (live search between turns)",
     "format_sensitivity": "format sensitivity grades prompting formats, not native function calls",

@@ -500,7 +500,13 @@ def compare_params(
         given = param in args
         if not given:
             ok = options is not None and "" in options and param not in required
-            reason = "" if ok else "missing"
+            reason = (
+                "omitted (allowed)"
+                if ok
+                else "required, missing"
+                if param in required
+                else "omitted, but not optional"
+            )
         elif param not in properties:
             ok, reason = False, "not a parameter of the function"
         elif options is None:
