@@ -182,7 +182,7 @@ async def test_the_embedded_model_calls_through_its_grammar_path(
 
 def _cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {**clean_environ(), "COLUMNS": "200"}
-    return subprocess.run(  # noqa: S603 - our own CLI
+    return subprocess.run(
         [sys.executable, "-m", "assistant.cli", "eval", *args],
         cwd=cwd,
         env=env,

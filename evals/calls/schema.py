@@ -216,18 +216,20 @@ def normalise_expected_calls(calls: Any) -> list[dict[str, dict[str, list[Any]]]
 def check_expected_calls(
     calls: list[dict[str, dict[str, list[Any]]]], tools: list[dict[str, Any]]
 ) -> None:
-    """Each expected call names an offered function."""
+    """Each expected call names an offered function.
+
+    A parameter the function does not declare is allowed, as in BFCL's own data: it can only
+    be omitted (so the call passes only when ``""`` is among its values).
+    """
     functions = {tool["function"]["name"]: tool["function"] for tool in tools}
     for index, call in enumerate(calls):
-        name, params = next(iter(call.items()))
+        name = next(iter(call))
         where = f"expected_calls[{index}].{name}"
         if name not in functions:
             offered = ", ".join(functions) or "none"
             raise ToolSchemaError(
                 where, f"function '{name}' is not among the case's tools ({offered})"
             )
-        # A parameter the function does not declare is allowed, as in BFCL's own data: it can
-        # only be omitted (so only with "" among its values does the call ever pass).
 
 
 def _kind(value: object) -> str:
