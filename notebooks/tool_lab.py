@@ -1,8 +1,8 @@
 """Tool lab: the tool registry, a form for any tool, and the agent's trajectory as a timeline.
 
 Open it with ``make notebooks``. Run as a script (``uv run python notebooks/tool_lab.py``) it
-calls the first available tool with its example and runs the agent once, which is how CI
-checks it.
+calls the first available tool with its example, runs the agent once and grades one BFCL case,
+which is how CI checks it.
 """
 
 import marimo
@@ -18,9 +18,18 @@ with app.setup:
     import pandas as pd
 
     from assistant import build_assistant, load_settings
-    from evals import Case, TargetOutput, resolve_target
+    from evals import (
+        Case,
+        TargetOutput,
+        build_scorer,
+        call_table,
+        calls_made,
+        load_dataset,
+        resolve_target,
+    )
 
     DEFAULT_QUERY = "What is 12.5 * 4 + 3?"
+    BFCL_DIR = mo.notebook_dir().parent / "datasets" / "bfcl"
 
 
 @app.function
@@ -268,6 +277,84 @@ async def _(agent_button, assistant, enabled_tools, profile_picker, query):
         ]
     )
     return agent_output, timeline
+
+
+@app.function
+def call_frame(case: Case, out: TargetOutput) -> pd.DataFrame:
+    """The case's expected calls against the calls the target made, parameter by parameter."""
+    offered = [function["name"] for function in case.functions()] if case.tools else None
+    made = calls_made(out.trajectory, offered)
+    columns = ["call", "expected function", "called function", "param", "acceptable", "given"]
+    rows = call_table(made, case.expected_calls or [], case.functions())
+    return pd.DataFrame(rows, columns=[*columns, "ok", "why"])
+
+
+@app.cell(hide_code=True)
+def _():
+    mo.md("""
+    ## A function-calling case, parameter by parameter
+    Pick a case of a BFCL category (`datasets/bfcl/`), run it on a model or profile, and see
+    the expected call beside the model's, with why each parameter passes or fails, graded as
+    the `call_match` scorer (and BFCL's checker) grades it.
+    """)
+    return
+
+
+@app.cell
+def _(assistant):
+    fc_files = {path.stem: path for path in sorted(BFCL_DIR.glob("*.jsonl"))}
+    fc_category = mo.ui.dropdown(
+        list(fc_files), value="simple_python" if "simple_python" in fc_files else None,
+        label="Category",
+    )
+    fc_target = mo.ui.dropdown(
+        [info.id for info in assistant.list_models() if info.available],
+        value="local:smollm2",
+        label="Target",
+    )
+    mo.hstack([fc_category, fc_target], justify="start")
+    return fc_category, fc_files, fc_target
+
+
+@app.cell
+def _(fc_category, fc_files):
+    mo.stop(fc_category.value is None, mo.md("*No BFCL dataset found in `datasets/bfcl/`.*"))
+    fc_dataset = load_dataset(fc_files[fc_category.value])
+    fc_case_picker = mo.ui.dropdown(
+        [case.id for case in fc_dataset], value=fc_dataset.cases[0].id, label="Case"
+    )
+    fc_button = mo.ui.run_button(label="Run the case")
+    mo.hstack([fc_case_picker, fc_button], justify="start")
+    return fc_button, fc_case_picker, fc_dataset
+
+
+@app.cell
+async def _(assistant, fc_button, fc_case_picker, fc_dataset, fc_target):
+    fc_case = next(case for case in fc_dataset if case.id == fc_case_picker.value)
+    mo.stop(
+        not (fc_button.value or mo.app_meta().mode == "script"),
+        mo.md(f"**{fc_case.id}**: {fc_case.prompt()}\n\nPress **Run the case**."),
+    )
+    fc_output = await resolve_target(fc_target.value, assistant).run(fc_case)
+    fc_scores = [
+        await scorer.score(fc_case, fc_output)
+        for scorer in (build_scorer(spec) for spec in fc_dataset.scorers_for(fc_case))
+    ]
+    fc_rows = call_frame(fc_case, fc_output)
+    mo.vstack(
+        [
+            mo.md(f"**{fc_case.id}**: {fc_case.prompt()}"),
+            *(
+                mo.callout(
+                    mo.md(f"`{score.name}` = {score.value}: {score.reason or score.error}"),
+                    kind="success" if score.passed else "danger",
+                )
+                for score in fc_scores
+            ),
+            mo.ui.table(fc_rows, selection=None) if len(fc_rows) else mo.md("*No call made.*"),
+        ]
+    )
+    return fc_case, fc_output, fc_rows, fc_scores
 
 
 if __name__ == "__main__":

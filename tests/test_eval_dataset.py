@@ -392,7 +392,24 @@ def test_file_level_problems(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert _problems("no_such_dataset")[0].startswith(
         "no_such_dataset: no dataset file and no bundled dataset of that name (bundled: "
     )
-    assert _problems(tmp_path) == [".: is a folder, not a dataset file"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert _problems(empty)[0].startswith("empty: is a folder without dataset files (")
+
+
+def test_a_folder_is_one_dataset_of_its_files_cases(tmp_path: Path) -> None:
+    folder = tmp_path / "suite"
+    folder.mkdir()
+    (folder / "b.jsonl").write_text('{"id": "b1", "input": "x", "tags": ["b"]}\n')
+    (folder / "a.jsonl").write_text('{"id": "a1", "input": "y", "tags": ["a"]}\n')
+    (folder / "notes.md").write_text("not a dataset")
+    dataset = load_dataset(folder)
+    assert dataset.name == "suite" and [case.id for case in dataset] == ["a1", "b1"]
+    (folder / "c.jsonl").write_text('{"id": "a1", "input": "z"}\n{"id": "c2"}\n')
+    problems = _problems(folder)
+    assert any("c.jsonl:2: field 'input'" in problem for problem in problems), problems
+    (folder / "c.jsonl").write_text('{"id": "a1", "input": "z"}\n')
+    assert any("duplicate id 'a1'" in problem for problem in _problems(folder))
     (tmp_path / "empty.jsonl").write_text("\n\n")
     assert _problems(tmp_path / "empty.jsonl") == ["empty.jsonl: no cases"]
     (tmp_path / "bad.json").write_text('{"id": "a"}')

@@ -92,7 +92,9 @@ def load_dataset(
 
     Args:
         source: A ``.jsonl``, ``.json`` (a list of cases), ``.yaml``/``.yml`` (a list of cases)
-            or ``.csv`` file; a bare name such as ``"tool_use"``, found in the repo's
+            or ``.csv`` file; a folder of such files (their cases in file-name order, e.g.
+            ``datasets/bfcl``: ids must be unique across them); a bare name such as
+            ``"tool_use"``, found in the repo's
             ``datasets/`` folder, then in ``./datasets``; or a pandas DataFrame whose columns
             are case fields (cells as in a CSV file, or Python lists and dicts).
         name: The dataset's name; default the file stem, or ``"dataframe"``.
@@ -106,6 +108,15 @@ def load_dataset(
     defaults = _default_scorers(scorers)
     if isinstance(source, str | Path):
         path = _resolve(source)
+        if path.is_dir():
+            cases, problems = [], []
+            for file in _dataset_files(path):
+                records, file_problems = _read_file(file, _label(file))
+                cases += _validate(records, _label(file), file_problems)
+                problems += file_problems
+            if problems:
+                raise DatasetError(problems)
+            return Dataset(name or path.resolve().name, cases, path, defaults)
         label = _label(path)
         records, problems = _read_file(path, label)
         dataset_name = name or path.stem
@@ -162,7 +173,10 @@ def _resolve(source: str | Path) -> Path:
             raise DatasetError([DatasetProblem(_label(path), message)])
         return path
     if path.is_dir():
-        raise DatasetError([DatasetProblem(_label(path), "is a folder, not a dataset file")])
+        if not _dataset_files(path):
+            message = f"is a folder without dataset files ({', '.join(SUPPORTED_SUFFIXES)})"
+            raise DatasetError([DatasetProblem(_label(path), message)])
+        return path
     if isinstance(source, str) and _BARE_NAME.match(source):
         bundled = list_datasets()
         if source in bundled:
@@ -171,6 +185,15 @@ def _resolve(source: str | Path) -> Path:
         message = f"no dataset file and no bundled dataset of that name (bundled: {known})"
         raise DatasetError([DatasetProblem(source, message)])
     raise DatasetError([DatasetProblem(_label(path), "dataset file not found")])
+
+
+def _dataset_files(folder: Path) -> list[Path]:
+    """The dataset files directly in ``folder``, by name."""
+    return sorted(
+        path
+        for path in folder.iterdir()
+        if path.is_file() and path.suffix.lower() in SUPPORTED_SUFFIXES
+    )
 
 
 def _label(path: Path) -> str:
