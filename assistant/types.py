@@ -104,7 +104,9 @@ class ModelCallRecord:
     latency_s: float
     usage: Usage
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
-    """The calls the model asked for: ``{"name", "args", "id"}``."""
+    """The calls the model asked for: ``{"name", "args", "arguments", "id"}``; ``arguments`` is
+    the JSON text as the model wrote it. A call whose arguments are not a JSON object has
+    ``args`` ``None`` and an ``error``."""
     text: str = ""
     tools_offered: list[str] = field(default_factory=list)
     error: str | None = None

@@ -126,7 +126,9 @@ async def test_tool_call_then_answer_records_the_trajectory() -> None:
     assert isinstance(first, ModelCallRecord) and isinstance(second, ModelCallRecord)
     assert isinstance(echo, ToolCallRecord)
     assert first.model == "s:m"
-    assert first.tool_calls == [{"name": "echo", "args": {"text": "hi"}, "id": echo.call_id}]
+    assert first.tool_calls == [
+        {"name": "echo", "args": {"text": "hi"}, "arguments": '{"text": "hi"}', "id": echo.call_id}
+    ]
     assert (first.usage.prompt_tokens, first.usage.completion_tokens) == (11, 3)
     assert (second.usage.prompt_tokens, second.usage.completion_tokens) == (17, 4)
     assert second.text == "The echo said hi" and second.tool_calls == []
