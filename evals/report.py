@@ -23,6 +23,7 @@ from evals.stats import (
     PASS_THRESHOLD,
     Selector,
     as_frame,
+    by_tag,
     compare,
     leaderboard,
 )
@@ -255,6 +256,51 @@ def _leaderboard_section(board: Any, labels: dict[tuple[str, str], str]) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def _tag_cell(line: Any) -> str:
+    """A by-tag table cell: mean, interval and cases (errors highlighted), or a dash."""
+    if line is None:
+        return f'<td class="n muted">{_DASH}</td>'
+    ci = "" if _missing(line.ci_low) else f" [{_num(line.ci_low)}, {_num(line.ci_high)}]"
+    errors = f' <span class="neg">{line.n_errors} err</span>' if line.n_errors else ""
+    return (
+        f'<td class="n">{_num(line.mean)}{ci} '
+        f'<span class="muted">n={line.n_cases}</span>{errors}</td>'
+    )
+
+
+def _by_tag_section(df: Any, groups: Sequence[_Group]) -> str:
+    """Per tag: a table row (mean and interval per target) and a bar chart with whiskers."""
+    lines = by_tag(df)
+    if lines.empty or not groups:
+        return ""
+    found = {(str(r.run_id), str(r.target), str(r.tag)): r for r in lines.itertuples(index=False)}
+    tags = sorted({str(tag) for tag in lines["tag"]})
+    head = "<tr><th>Tag</th>" + "".join(f"<th>{_e(g.label)}</th>" for g in groups) + "</tr>"
+    rows = [
+        f"<tr><td>{_e(tag)}</td>"
+        + "".join(_tag_cell(found.get((g.run_id, g.target, tag))) for g in groups)
+        + "</tr>"
+        for tag in tags
+    ]
+    charts = []
+    for tag in tags:
+        bars: list[tuple[_Group, float | None, float | None, float | None, str]] = []
+        for g in groups:
+            line = found.get((g.run_id, g.target, tag))
+            mean = None if line is None or _missing(line.mean) else float(line.mean)
+            low = None if line is None or _missing(line.ci_low) else float(line.ci_low)
+            high = None if line is None or _missing(line.ci_high) else float(line.ci_high)
+            bars.append((g, mean, low, high, _num(mean)))
+        charts.append(f"<h3>{_e(tag)}</h3>")
+        charts.append(_svg_hbars(bars, 1.0, [0, 0.25, 0.5, 0.75, 1.0], ".2f"))
+    return (
+        "<h2>By tag</h2><p class=muted>Per tag (a dataset's categories; a case counts in each "
+        "of its tags): mean over its cases of the per-case score (repeats averaged, then mean "
+        "over scorers), 95% interval, and cases scored.</p>"
+        f"<table>{head}{''.join(rows)}</table>{''.join(charts)}"
+    )
+
+
 def _comparison_section(df: Any, groups: Sequence[_Group]) -> str:
     if len(groups) < 2:
         return ""
@@ -342,10 +388,11 @@ def render_html(
     Sections: run metadata (each dict of ``runs_meta`` is a row, e.g. ``run_id``, ``dataset``,
     ``dataset_hash``, ``git_commit``, ``started_at``, ``finished_at``), the leaderboard with 95%
     intervals, charts (mean overall score with interval per target; score against p50 latency;
-    total cost), a paired comparison of every target with the first (the best) when there are
-    several, and a per-case table: tags, then per target the score (repeats averaged; hover for
-    per-scorer scores) and the first repeat's output cut to ``max_output_chars``, errors
-    highlighted. ``max_cases`` caps the case table.
+    total cost), results by tag when cases carry tags (per tag and target the mean with its
+    interval, in a table and a bar chart per tag), a paired comparison of every target with the
+    first (the best) when there are several, and a per-case table: tags, then per target the
+    score (repeats averaged; hover for per-scorer scores) and the first repeat's output cut to
+    ``max_output_chars``, errors highlighted. ``max_cases`` caps the case table.
     """
     df = as_frame(frame)
     board = leaderboard(df)
@@ -400,6 +447,7 @@ def render_html(
         "<h2>Leaderboard</h2>",
         _leaderboard_section(board, labels),
         *charts,
+        _by_tag_section(df, groups),
         _comparison_section(df, groups),
         "<h2>Cases</h2>",
         _cases_section(df, groups, max_output_chars, max_cases),

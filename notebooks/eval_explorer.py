@@ -1,4 +1,5 @@
-"""Eval explorer: the runs in the DuckDB store, leaderboards with intervals, charts, per-case diffs.
+"""Eval explorer: the runs in the DuckDB store, leaderboards with intervals (overall and per
+tag), charts, per-case diffs.
 
 Open it with ``make notebooks``. The store is opened read-only, so a running eval can keep
 writing other files; a small run can be launched from here. Run as a script
@@ -22,6 +23,7 @@ with app.setup:
     from evals import (
         Selector,
         StoreError,
+        by_tag,
         compare,
         evaluate,
         leaderboard,
@@ -93,6 +95,23 @@ def leaderboard_chart(board: pd.DataFrame) -> alt.Chart:
 
 
 @app.function
+def tag_chart(tags_board: pd.DataFrame) -> alt.Chart:
+    """Mean overall score per tag and (run, target) with 95% intervals."""
+    data = tags_board.assign(who=tags_board["target"] + " · " + tags_board["run_id"].str[-6:])
+    base = alt.Chart(data).encode(
+        y=alt.Y("tag:N", title=None),
+        color=alt.Color("who:N", title=None, legend=alt.Legend(orient="bottom")),
+    )
+    points = base.mark_point(filled=True, size=80).encode(
+        x=alt.X("mean:Q", scale=alt.Scale(domain=[0, 1]), title="mean score (95% CI)"),
+        yOffset="who:N",
+        tooltip=["tag", "target", "run_id", "mean", "ci_low", "ci_high", "n_cases", "n_errors"],
+    )
+    bars = base.mark_rule().encode(x="ci_low:Q", x2="ci_high:Q", yOffset="who:N")
+    return (bars + points).properties(width="container")
+
+
+@app.function
 def tradeoff_charts(costs: pd.DataFrame) -> alt.HConcatChart:
     """Score against latency and against cost, one point per (run, target)."""
     base = alt.Chart(costs).encode(
@@ -144,8 +163,8 @@ def _():
     mo.md("""
     # Eval explorer
     Every run stored in the eval store (DuckDB, read-only here): leaderboards with 95%
-    confidence intervals, score against latency and cost, and case-by-case differences
-    between two targets or two runs.
+    confidence intervals, overall and per tag (a dataset's categories), score against latency
+    and cost, and case-by-case differences between two targets or two runs.
     """)
     return
 
@@ -268,6 +287,28 @@ def _(frame, run_picker, tag_picker):
         ]
     )
     return board, costs, selected
+
+
+@app.cell
+def _(selected, tag_picker):
+    # Per category (tag): a case counts in each of its tags; only the picked tags, if any.
+    tags_board = by_tag(selected, tags=list(tag_picker.value) or None)
+    mo.vstack(
+        [
+            mo.md("## By tag"),
+            mo.md("*No tagged case in this selection.*")
+            if tags_board.empty
+            else tag_chart(tags_board),
+            mo.ui.table(
+                tags_board.sort_values("tag", kind="stable")[
+                    ["tag", "run_id", "target", "mean", "ci_low", "ci_high", "n_cases", "n_errors"]
+                ].round(3),
+                selection=None,
+                page_size=10,
+            ),
+        ]
+    )
+    return (tags_board,)
 
 
 @app.cell

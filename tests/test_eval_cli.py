@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evals import EvalStore
+from evals import CaseResult, EvalStore, Score, TargetOutput
 from tests.conftest import clean_environ
 from tests.evals_support import case_result, run_info, stop
 
@@ -193,6 +193,108 @@ def test_show_explains_why_scores_failed(tmp_path: Path, env: dict[str, str]) ->
     failures = shown.stdout.split("Why results failed")[1]
     (line,) = [line for line in failures.splitlines() if "exact" in line]
     assert "│     3 │" in line and "reference" in line  # 3 times: no reference answer
+
+
+LONG_REASON = "wrong argument\n   'unit':   " + "x" * 300
+
+
+def bfcl_store(path: Path) -> None:
+    """A run of two targets on five BFCL-style cases, tagged by category, with reasons."""
+    # case, tags, then per target (t1, t2): the score and its reason (None: the scorer failed)
+    cases = [
+        ("simple-1", "simple", (1.0, "ok"), (0.0, "called get_weather, expected get_forecast")),
+        ("simple-2", "simple", (1.0, "ok"), (1.0, "ok")),
+        ("parallel-1", "parallel", (1.0, "ok"), (0.0, LONG_REASON)),
+        ("parallel-2", "parallel", (0.0, "expected 2 calls, got 1"), (None, None)),
+        ("irrelevance-1", "irrelevance", (1.0, "ok"), (0.0, "called a function, none fits")),
+    ]
+    results = [
+        CaseResult(
+            run_id="20260101-000000-bbbbbb",
+            case_id=case,
+            target=target,
+            repeat=0,
+            output=TargetOutput(output="[]", latency_s=0.01),
+            scores=[
+                Score("ast", value, reason, error="judge timed out" if value is None else None)
+            ],
+            tags=["bfcl", category],
+        )
+        for case, category, *scores in cases
+        for target, (value, reason) in zip(("t1", "t2"), scores, strict=True)
+    ]
+    with EvalStore(path) as store:
+        store.create_run(run_info("20260101-000000-bbbbbb", n_cases=5, targets=["t1", "t2"]))
+        store.add_results(results)
+
+
+def table_rows(text: str, title: str) -> list[list[str]]:
+    """The body rows (cells stripped) of the rich table printed under ``title``."""
+    lines = text.split(title, 1)[1].splitlines()
+    end = next(i for i, line in enumerate(lines) if line.startswith("└"))
+    return [
+        [cell.strip() for cell in line.strip("│").split("│")]
+        for line in lines[:end]
+        if line.startswith("│")
+    ]
+
+
+def test_show_gives_results_by_tag_and_a_line_per_failed_case(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    bfcl_store(tmp_path / "runs.duckdb")
+    shown = cli("show", "latest", cwd=tmp_path, env=env)
+    assert shown.returncode == 0, shown.stderr
+    # per tag, the targets in leaderboard order (t1 0.800 first); Wilson intervals over cases
+    assert table_rows(shown.stdout, "By tag") == [
+        ["bfcl", "t1", "0.800", "0.38-0.96", "5", "0"],
+        ["bfcl", "t2", "0.250", "0.05-0.70", "4", "1"],
+        ["irrelevance", "t1", "1.000", "—", "1", "0"],
+        ["irrelevance", "t2", "0.000", "—", "1", "0"],
+        ["parallel", "t1", "0.500", "0.09-0.91", "2", "0"],
+        ["parallel", "t2", "0.000", "—", "1", "1"],
+        ["simple", "t1", "1.000", "0.34-1.00", "2", "0"],
+        ["simple", "t2", "0.500", "0.09-0.91", "2", "0"],
+    ]
+    # the errored score is in the error table, not among the failed cases
+    errors = table_rows(shown.stdout, "Why results failed")
+    assert errors == [["ast", "1", "judge timed out"]]
+    failed = table_rows(shown.stdout, "Failed cases")
+    assert [row[:3] for row in failed] == [
+        ["irrelevance-1", "t2", "ast"],
+        ["parallel-1", "t2", "ast"],
+        ["parallel-2", "t1", "ast"],
+        ["simple-1", "t2", "ast"],
+    ]
+    reasons = [row[3] for row in failed]
+    assert reasons[0] == "called a function, none fits"
+    assert reasons[1].startswith("wrong argument 'unit': xxx") and reasons[1].endswith("…")
+    assert len(reasons[1]) <= 160  # whitespace collapsed, cut, on one line
+    assert reasons[2:] == ["expected 2 calls, got 1", "called get_weather, expected get_forecast"]
+    assert "more" not in shown.stdout.split("Failed cases", 1)[1]
+
+    limited = cli("show", "latest", "--failures", "2", cwd=tmp_path, env=env)
+    assert limited.returncode == 0, limited.stderr
+    assert [row[0] for row in table_rows(limited.stdout, "Failed cases")] == [
+        "irrelevance-1",
+        "parallel-1",
+    ]
+    assert "... and 2 more" in limited.stdout
+
+    quiet = cli("show", "latest", "--no-by-tag", "--failures", "0", cwd=tmp_path, env=env)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "By tag" not in quiet.stdout and "Failed cases" not in quiet.stdout
+    assert "Why results failed" in quiet.stdout and "t1" in quiet.stdout
+
+
+def test_show_without_tags_has_no_by_tag_table(tmp_path: Path, env: dict[str, str]) -> None:
+    with EvalStore(tmp_path / "runs.duckdb") as store:
+        store.create_run(run_info("20260101-000000-aaaaaa"))
+        store.add_results([case_result("20260101-000000-aaaaaa", f"c{i}") for i in range(3)])
+    shown = cli("show", "latest", cwd=tmp_path, env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "fake" in shown.stdout
+    assert "By tag" not in shown.stdout and "Failed cases" not in shown.stdout
 
 
 def test_ctrl_c_stops_a_run_cleanly_and_it_resumes(tmp_path: Path, env: dict[str, str]) -> None:

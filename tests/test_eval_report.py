@@ -53,11 +53,30 @@ def test_report_has_targets_numbers_and_charts() -> None:
     assert "0.800" in page  # smollm2's mean
     assert "[0.490, 0.943]" in page  # its Wilson interval
     assert "1.000" in page
-    assert page.count("<svg") == 3  # score bars, score vs latency, cost
+    assert page.count("<svg") == 4  # score bars, score vs latency, cost, the one tag (math)
     assert "$0.0200" in page  # total cost of the paid target
     assert "abc1234" in page and "arith" in page
     assert "Paired comparison" in page
     assert "answer for c3" in page
+
+
+def test_by_tag_section_has_a_row_and_a_chart_per_tag() -> None:
+    rows = sample()
+    for r in rows:  # c0-c4 also "easy": smollm2 passes all five (c8, c9 fail, not easy)
+        if r["case_id"] in {f"c{i}" for i in range(5)}:
+            r["tags"] = ["math", "easy"]
+    page = render_html(rows)
+    section = page.split("<h2>By tag</h2>", 1)[1].split("<h2>", 1)[0]
+    table = section.split("</table>", 1)[0]
+    assert table.index("<td>easy</td>") < table.index("<td>math</td>")
+    math_row = table.split("<td>math</td>", 1)[1].split("</tr>", 1)[0]
+    assert "0.800 [0.490, 0.943]" in math_row and "n=10" in math_row  # smollm2: 8 of 10
+    easy_row = table.split("<td>easy</td>", 1)[1].split("</tr>", 1)[0]
+    assert "1.000 [0.566, 1.000]" in easy_row and "n=5" in easy_row  # Wilson for 5 of 5
+    charts = section.split("</table>", 1)[1]
+    assert charts.count("<svg") == 2 and "<h3>easy</h3>" in charts and "<h3>math</h3>" in charts
+    assert charts.count("<rect") == 4  # a bar per target in each tag's chart
+    assert "<h2>By tag</h2>" not in render_html([row("c1", "t", 1.0, tags=[])])
 
 
 def test_hostile_text_is_escaped_everywhere() -> None:

@@ -13,6 +13,7 @@ from evals.stats import (
     OVERALL,
     Selector,
     as_frame,
+    by_tag,
     case_scores,
     compare,
     gate,
@@ -414,3 +415,98 @@ def test_gate_fails_when_nothing_pairs() -> None:
     assert not result.passed
     assert result.lines[0].reason == "no case scored on both sides"
     assert not gate([], []).passed
+
+
+# --- by tag ------------------------------------------------------------------------------------
+
+
+def tagged_rows() -> list[dict[str, Any]]:
+    """Tag A: cases 1, 1, 0, 0; tag B: a4 (also in A), b1 (repeats 1 and 0), b2, b3, b4 (one
+    repeat failed to score); every case also carries ``all``; target ``u`` has one A case."""
+    rows = [
+        row(case, value, tags=tags)
+        for case, value, tags in [
+            ("a1", 1.0, ["A", "all"]),
+            ("a2", 1.0, ["A", "all"]),
+            ("a3", 0.0, ["A", "all"]),
+            ("a4", 0.0, ["A", "B", "all"]),
+        ]
+    ]
+    for case, values in [("b1", [1.0, 0.0]), ("b2", [1.0, 1.0]), ("b3", [1.0, 1.0])]:
+        rows += [row(case, v, repeat=i, tags=["B", "all"]) for i, v in enumerate(values)]
+    rows += [row("b4", 1.0, tags=["B", "all"]), row("b4", None, repeat=1, tags=["B", "all"])]
+    rows.append(row("u1", 1.0, target="u", tags=["A"]))
+    return rows
+
+
+def test_by_tag_means_intervals_and_counts() -> None:
+    table = by_tag(tagged_rows())
+    assert list(table.columns) == [
+        "run_id", "target", "tag", "scorer", "mean", "ci_low", "ci_high", "ci_method",
+        "n_cases", "n_errors", "pass_rate",
+    ]  # fmt: skip
+    # ordered by group, then tag
+    assert list(zip(table["target"], table["tag"], strict=True)) == [
+        ("t", "A"),
+        ("t", "B"),
+        ("t", "all"),
+        ("u", "A"),
+    ]
+    assert set(table["scorer"]) == {OVERALL}
+    lines = {(r["target"], r["tag"]): r for r in table.to_dict("records")}
+
+    a = lines[("t", "A")]  # 1, 1, 0, 0: p = 0.5, n = 4, z = 1.959964, z^2/n = 0.960365
+    assert (a["mean"], a["n_cases"], a["n_errors"], a["ci_method"]) == (0.5, 4, 0, "wilson")
+    # centre (0.5 + 0.480182) / 1.960365 = 0.5; half 0.999795 * sqrt(0.0625 + 0.060023) = 0.349961
+    assert a["ci_low"] == pytest.approx(0.150039, abs=1e-6)
+    assert a["ci_high"] == pytest.approx(0.849961, abs=1e-6)
+    assert a["pass_rate"] == pytest.approx(0.5)
+
+    # a4 counts in B too; b1's repeats average to 0.5; b4's failed repeat is an error, not a 0:
+    # values 0, 0.5, 1, 1, 1 -> mean 0.7, s = sqrt(0.2), se = 0.2, t(0.975, 4) = 2.776445
+    b = lines[("t", "B")]
+    assert (b["n_cases"], b["n_errors"], b["ci_method"]) == (5, 1, "t")
+    assert b["mean"] == pytest.approx(0.7)
+    assert b["ci_low"] == pytest.approx(0.7 - 2.776445 * 0.2, abs=1e-6)
+    assert b["ci_high"] == 1.0  # 1.255 clipped
+    assert b["pass_rate"] == pytest.approx((0 + 0.5 + 1 + 1 + 1) / 5)
+
+    # a tag on every case is still shown, and is the leaderboard's overall line
+    overall = leaderboard([r for r in tagged_rows() if r["target"] == "t"])
+    first = overall.iloc[0]
+    every = lines[("t", "all")]
+    assert every["n_cases"] == 8 == first["n_cases"]
+    assert every["mean"] == pytest.approx(5.5 / 8) == first["mean"]
+    assert (every["ci_low"], every["ci_high"]) == pytest.approx((first["ci_low"], first["ci_high"]))
+
+    u = lines[("u", "A")]  # a single case: a mean, no interval
+    assert (u["mean"], u["n_cases"]) == (1.0, 1)
+    assert math.isnan(u["ci_low"]) and math.isnan(u["ci_high"])
+
+
+def test_by_tag_scorer_tag_filter_and_untagged_cases() -> None:
+    rows = [
+        row("x1", 1.0, tags=["T"]),
+        row("x1", 0.0, scorer="judge", tags=["T"]),
+        row("x2", 1.0, tags=["T", "S"]),
+        row("x2", 1.0, scorer="judge", tags=["T", "S"]),
+        row("x3", 0.0, tags=[]),  # untagged: in no row
+        row("x3", 0.0, scorer="judge", tags=[]),
+    ]
+    overall = by_tag(rows, by=["target"])
+    assert list(overall.columns[:2]) == ["target", "tag"]
+    assert overall["tag"].tolist() == ["S", "T"]
+    t = overall[overall["tag"] == "T"].iloc[0]
+    assert (t["mean"], t["n_cases"], t["ci_method"]) == (0.75, 2, "t")  # per case 0.5 and 1
+    exact = by_tag(rows, by=["target"], scorer="exact")
+    assert exact["scorer"].tolist() == ["exact", "exact"]
+    assert exact[exact["tag"] == "T"]["mean"].tolist() == [1.0]
+    judge = by_tag(rows, by=["target"], scorer="judge", tags=["T", "S", "absent"])
+    assert judge["tag"].tolist() == ["T", "S"]  # the order asked for; an absent tag gives no row
+    assert judge["mean"].tolist() == [0.5, 1.0]
+    with pytest.raises(ValueError, match="nosuch"):
+        by_tag(rows, scorer="nosuch")
+    with pytest.raises(ValueError, match="grouping"):
+        by_tag(rows, by=[])
+    assert by_tag([row("x", 1.0)]).empty  # no tags at all
+    assert list(by_tag([]).columns)[:3] == ["run_id", "target", "tag"]

@@ -68,6 +68,13 @@ def test_tool_lab_calls_a_tool_from_its_form_and_draws_the_agent_timeline() -> N
     assert len(timeline) == len(defs["agent_output"].trajectory) >= 1
     assert timeline["kind"].iloc[0] == "model"
     assert (timeline["end s"] >= timeline["start s"]).all()
+    # one BFCL case, graded, with the expected and made calls side by side
+    assert defs["fc_case"].id == "simple_python_0"
+    (score,) = defs["fc_scores"]
+    assert score.name == "call_match" and score.value in (0.0, 1.0) and score.reason
+    rows = defs["fc_rows"]
+    assert set(rows["param"]) >= {"base", "height"}  # the expected call's parameters
+    assert rows["ok"].all() == (score.value == 1.0)
 
 
 @pytest.mark.slow

@@ -44,6 +44,7 @@ def test_assistant_public_api_is_locked() -> None:
 
 
 EVALS_API = [
+    "Call",
     "Case",
     "CaseResult",
     "Dataset",
@@ -59,6 +60,10 @@ EVALS_API = [
     "StoreError",
     "TargetOutput",
     "build_scorer",
+    "by_tag",
+    "call_table",
+    "calls_made",
+    "check_calls",
     "compare",
     "evaluate",
     "gate",

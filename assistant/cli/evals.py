@@ -52,10 +52,11 @@ def _fmt(value: Any, spec: str = ".3f") -> str:
     return format(value, spec)
 
 
-def _leaderboard_table(frame: Any, title: str) -> Table:
+def _leaderboard_table(frame: Any, title: str, board: Any = None) -> Table:
     from evals.stats import leaderboard
 
-    board = leaderboard(frame)
+    if board is None:
+        board = leaderboard(frame)
     several_runs = board["run_id"].nunique() > 1
     table = Table(title=title, title_justify="left")
     columns = ["run"] if several_runs else []
@@ -227,9 +228,25 @@ def list_runs(db: DbOption = None) -> None:
 @eval_app.command("show")
 def show(
     run: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")],
+    by_tag: Annotated[
+        bool,
+        typer.Option("--by-tag/--no-by-tag", help="Mean score with its 95% CI per tag and target."),
+    ] = True,
+    failures: Annotated[
+        int,
+        typer.Option(
+            help="List at most this many failed cases with their reasons (0: none).", min=0
+        ),
+    ] = 50,
     db: DbOption = None,
 ) -> None:
-    """Show one run: its record and its leaderboard with confidence intervals."""
+    """Show one run: leaderboard with 95% CIs, results by tag, errors, why cases failed.
+
+    After the run's record and leaderboard: per tag (a dataset's categories) and target, the
+    mean score with its interval; the most frequent target and scorer errors; then one line
+    per failed case and target (a score below the pass mark) with the scorer's reason.
+    """
+    from evals.stats import OVERALL, leaderboard
     from evals.store import StoreError
 
     with _store(db) as store:
@@ -243,10 +260,41 @@ def show(
             f"commit {(info.git_commit or '?')[:10]}"
         )
         frame = store.frame([info.run_id])
-        out.print(_leaderboard_table(frame, f"Run {info.run_id}"))
-        errors = _error_table(frame)
-        if errors is not None:
-            out.print(errors)
+    board = leaderboard(frame)
+    out.print(_leaderboard_table(frame, f"Run {info.run_id}", board))
+    ranked = [str(t) for t in board[board["scorer"] == OVERALL]["target"]]
+    tags = _by_tag_table(frame, ranked) if by_tag else None
+    for table in (tags, _error_table(frame), _failures_table(frame, failures)):
+        if table is not None:
+            out.print(table)
+
+
+def _by_tag_table(frame: Any, ranked: list[str]) -> Table | None:
+    """Per tag, then target (in leaderboard order): mean with 95% CI; ``None`` without tags."""
+    from evals.stats import by_tag
+
+    rows = by_tag(frame, by=("target",))
+    if rows.empty:
+        return None
+    rank = {target: i for i, target in enumerate(ranked)}
+    rows = rows.assign(_rank=rows["target"].map(lambda t: rank.get(str(t), len(rank))))
+    rows = rows.sort_values(["tag", "_rank"], kind="stable")
+    table = Table(title="By tag (overall score per case)", title_justify="left")
+    for column in ("tag", "target", "mean", "95% CI", "cases", "errors"):
+        table.add_column(column, justify="left" if column in ("tag", "target") else "right")
+    records = rows.to_dict("records")
+    for i, row in enumerate(records):
+        last_of_tag = i + 1 == len(records) or records[i + 1]["tag"] != row["tag"]
+        table.add_row(
+            str(row["tag"]),
+            str(row["target"]),
+            _fmt(row["mean"]),
+            _interval(row["ci_low"], row["ci_high"]),
+            str(row["n_cases"]),
+            str(row["n_errors"]),
+            end_section=last_of_tag and len(rank) > 1,
+        )
+    return table
 
 
 def _interval(low: Any, high: Any) -> str:
@@ -274,6 +322,69 @@ def _error_table(frame: Any, limit: int = 10) -> Table | None:
     table.add_column("error")
     for (source, message), times in counts.most_common(limit):
         table.add_row(source, str(times), message)
+    return table
+
+
+def _one_line(text: Any, limit: int = 160) -> str:
+    """``text`` on one line, cut to ``limit`` characters (empty when missing)."""
+    if text is None or (isinstance(text, float) and text != text):  # None or NaN
+        return ""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _failed_cases(frame: Any) -> list[tuple[str, str, str, str]]:
+    """(case, target, scorers, reason) per failed case and target, sorted by case then target.
+
+    A scorer failed a case when its score (repeats averaged) is below the pass threshold;
+    errored scores (no value) are not failures. The reason is the worst repeat's.
+    """
+    from evals.stats import PASS_THRESHOLD
+
+    scored = frame[frame["scorer"].notna() & frame["value"].notna()]
+    if "reason" not in scored.columns:
+        scored = scored.assign(reason=None)
+    keys = ["case_id", "target", "scorer"]
+    means = scored.groupby(keys, sort=False)["value"].transform("mean")
+    failed = scored[means < PASS_THRESHOLD].sort_values([*keys, "value", "repeat"], kind="stable")
+    worst = failed.drop_duplicates(keys)
+    lines: list[tuple[str, str, str, str]] = []
+    for (case, target), part in worst.groupby(["case_id", "target"], sort=True):
+        scorers = [str(s) for s in part["scorer"]]
+        reasons = [_one_line(r) or "(no reason given)" for r in part["reason"]]
+        reason = (
+            reasons[0]
+            if len(reasons) == 1
+            else " · ".join(f"{s}: {r}" for s, r in zip(scorers, reasons, strict=True))
+        )
+        lines.append((str(case), str(target), ", ".join(scorers), _one_line(reason)))
+    return lines
+
+
+def _failures_table(frame: Any, limit: int) -> Table | None:
+    """One line per failed (case, target): the scorers that failed it and why; at most ``limit``."""
+    lines = _failed_cases(frame) if limit > 0 else []
+    if not lines:
+        return None
+    more = len(lines) - limit
+    table = Table(
+        title=f"Failed cases ({len(lines)}: score below the pass mark, not errors)",
+        title_justify="left",
+        caption=f"... and {more} more (--failures N shows more)" if more > 0 else None,
+        caption_justify="left",
+    )
+    shown = lines[:limit]
+    widths = [
+        min(40, max(len(column), *(len(line[i]) for line in shown)))
+        for i, column in enumerate(("case", "target", "scorer"))
+    ]
+    for column, width in zip(("case", "target", "scorer"), widths, strict=True):
+        table.add_column(column, no_wrap=True, overflow="ellipsis", max_width=width)
+    # one line each: the reason takes what the terminal has left (borders and padding: 13)
+    room = max(20, out.width - sum(widths) - 13)
+    table.add_column("reason", no_wrap=True, overflow="ellipsis", max_width=room)
+    for line in shown:
+        table.add_row(*line)
     return table
 
 

@@ -25,11 +25,14 @@ Statistical choices, and why:
   repeats), then averaged over cases. That keeps cases as the unit (so it gets an interval and
   pairs like any scorer) and equals the mean of per-scorer means whenever every case has the
   same scorers and none failed. Pass ``overall_scorer`` to use one scorer instead.
+- **By tag** (:func:`by_tag`): the same per-case scores, grouped by the tags cases carry (a
+  dataset's categories); a case with several tags counts in each, so tags may overlap.
 
 Modules: :mod:`~evals.stats.frames` (result frames, per-case scores, operations),
 :mod:`~evals.stats.intervals` (:func:`mean_ci`, :func:`t_quantile`),
-:mod:`~evals.stats.leaderboard`, :mod:`~evals.stats.compare` (paired bootstrap, :func:`compare`)
-and :mod:`~evals.stats.gate`; every public name is re-exported here.
+:mod:`~evals.stats.leaderboard`, :mod:`~evals.stats.tags` (:func:`by_tag`, per category),
+:mod:`~evals.stats.compare` (paired bootstrap, :func:`compare`) and :mod:`~evals.stats.gate`;
+every public name is re-exported here.
 """
 
 from evals.stats._common import PASS_THRESHOLD
@@ -38,6 +41,7 @@ from evals.stats.frames import COLUMNS, Ops, as_frame, case_scores, operations, 
 from evals.stats.gate import GateLine, GateResult, gate
 from evals.stats.intervals import Estimate, mean_ci, t_quantile
 from evals.stats.leaderboard import OVERALL, leaderboard
+from evals.stats.tags import by_tag
 
 __all__ = [
     "COLUMNS",
@@ -51,6 +55,7 @@ __all__ = [
     "PairedBootstrap",
     "Selector",
     "as_frame",
+    "by_tag",
     "case_scores",
     "compare",
     "gate",
