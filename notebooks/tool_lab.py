@@ -304,7 +304,8 @@ def _():
 def _(assistant):
     fc_files = {path.stem: path for path in sorted(BFCL_DIR.glob("*.jsonl"))}
     fc_category = mo.ui.dropdown(
-        list(fc_files), value="simple_python" if "simple_python" in fc_files else None,
+        list(fc_files),
+        value="simple_python" if "simple_python" in fc_files else None,
         label="Category",
     )
     fc_target = mo.ui.dropdown(
