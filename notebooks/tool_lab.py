@@ -24,12 +24,14 @@ with app.setup:
         build_scorer,
         call_table,
         calls_made,
+        list_datasets,
         load_dataset,
         resolve_target,
     )
 
     DEFAULT_QUERY = "What is 12.5 * 4 + 3?"
-    BFCL_DIR = mo.notebook_dir().parent / "datasets" / "bfcl"
+    # the bundled datasets' folder (wherever the notebook runs from), then its BFCL categories
+    BFCL_DIR = next(iter(list_datasets().values())).parent / "bfcl"
 
 
 @app.function
