@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from tests.fakes.scripted import (
     scripted_assistant,
     tool_call,
 )
+from tests.test_eval_cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 WEATHER = {
@@ -181,16 +181,7 @@ async def test_the_embedded_model_calls_through_its_grammar_path(
 
 
 def _cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {**clean_environ(), "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "eval", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return cli(*args, cwd=cwd, env={**clean_environ(), "COLUMNS": "200"}, timeout=timeout)
 
 
 def test_import_bfcl_reproduces_the_bundled_datasets(tmp_path: Path) -> None:

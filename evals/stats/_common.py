@@ -60,3 +60,20 @@ def _case_values(rows: Any, scorer: str | None) -> Any:
     """Series case_id -> score (repeats averaged; mean over scorers unless ``scorer``)."""
     per_case = _per_case(_per_case_scorer(rows, ["target"]), ["target"], scorer)
     return per_case.groupby("case_id")["value"].mean().dropna()
+
+
+def summary_line(part: Any, confidence: float) -> dict[str, Any]:
+    """Mean with its interval, cases, errors and pass rate of per-case rows (one leaderboard
+    or by-tag line)."""
+    from evals.stats.intervals import mean_ci  # intervals uses this module
+
+    est = mean_ci(part["value"].to_numpy(dtype=float), confidence)
+    return {
+        "mean": est.mean,
+        "ci_low": est.low,
+        "ci_high": est.high,
+        "ci_method": est.method,
+        "n_cases": est.n,
+        "n_errors": int(part["n_errors"].sum()),
+        "pass_rate": _opt(part["passed"].mean()) if len(part) else None,
+    }

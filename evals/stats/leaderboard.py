@@ -8,9 +8,8 @@ from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
-from evals.stats._common import _opt, _per_case, _per_case_scorer
+from evals.stats._common import _per_case, _per_case_scorer, summary_line
 from evals.stats.frames import as_frame, operations
-from evals.stats.intervals import mean_ci
 
 __all__ = ["OVERALL", "leaderboard"]
 
@@ -70,21 +69,7 @@ def leaderboard(
         if scorers is not None:
             parts += [(str(s), g) for s, g in sorted(scorers.groupby("scorer"), key=lambda x: x[0])]
         for scorer, part in parts:
-            est = mean_ci(part["value"].to_numpy(dtype=float), confidence)
-            lines.append(
-                {
-                    **labels,
-                    "scorer": scorer,
-                    "mean": est.mean,
-                    "ci_low": est.low,
-                    "ci_high": est.high,
-                    "ci_method": est.method,
-                    "n_cases": est.n,
-                    "n_errors": int(part["n_errors"].sum()),
-                    "pass_rate": _opt(part["passed"].mean()) if len(part) else None,
-                    **common,
-                }
-            )
+            lines.append({**labels, "scorer": scorer, **summary_line(part, confidence), **common})
         overall = lines[0]["mean"]
         groups.append((-math.inf if overall is None else overall, lines))
     groups.sort(key=lambda item: -item[0])

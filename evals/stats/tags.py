@@ -7,9 +7,8 @@ from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
-from evals.stats._common import _opt, _per_case, _per_case_scorer
+from evals.stats._common import _per_case, _per_case_scorer, summary_line
 from evals.stats.frames import as_frame
-from evals.stats.intervals import mean_ci
 from evals.stats.leaderboard import OVERALL
 
 __all__ = ["by_tag"]
@@ -21,20 +20,6 @@ def _case_tags(df: Any, keys: Sequence[str]) -> Any:
     pairs = pairs[pairs["tags"].notna()].rename(columns={"tags": "tag"})
     pairs["tag"] = pairs["tag"].astype(str)
     return pairs.drop_duplicates()
-
-
-def _tag_line(part: Any, confidence: float) -> dict[str, Any]:
-    """Mean, interval, cases, errors and pass rate of one (group, tag)'s per-case rows."""
-    est = mean_ci(part["value"].to_numpy(dtype=float), confidence)
-    return {
-        "mean": est.mean,
-        "ci_low": est.low,
-        "ci_high": est.high,
-        "ci_method": est.method,
-        "n_cases": est.n,
-        "n_errors": int(part["n_errors"].sum()),
-        "pass_rate": _opt(part["passed"].mean()) if len(part) else None,
-    }
 
 
 def by_tag(
@@ -78,7 +63,7 @@ def by_tag(
         {
             **dict(zip([*keys, "tag"], raw_key, strict=True)),
             "scorer": scorer or OVERALL,
-            **_tag_line(part, confidence),
+            **summary_line(part, confidence),
         }
         for raw_key, part in tagged.groupby([*keys, "tag"], sort=True, dropna=False)
     ]
