@@ -9,11 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from assistant.types import ModelCallRecord, ToolCallRecord, Usage
 from evals.calls import Call, check_calls, compare_params, normalise_tools
 from evals.calls.schema import ToolSchemaError
-from evals.dataset import DatasetError, case_json_schema, load_dataset
+from evals.dataset import DatasetError, DatasetProblem, case_json_schema, load_dataset
+from evals.dataset._common import _Record
+from evals.dataset.validation import _validate
 from evals.scorers import ScorerError, build_scorer
 from evals.types import Case, TargetOutput
 
@@ -366,3 +371,64 @@ def test_tool_called_rejects_bad_call_items() -> None:
         build_scorer({"name": "tool_called", "args": {"calls": [{"name": "x", "count": -1}]}})
     with pytest.raises(ScorerError, match="unknown key 'arg'"):
         build_scorer({"name": "tool_called", "args": {"calls": [{"name": "x", "arg": {}}]}})
+
+
+# -- any input: a located problem or a case, never a crash --------------------------------------
+
+_json_leaf = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
+)
+_json = st.recursive(
+    _json_leaf,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "name",
+                    "type",
+                    "function",
+                    "parameters",
+                    "properties",
+                    "required",
+                    "items",
+                    "description",
+                    "city",
+                    "dict",
+                    "float",
+                    "",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tools=_json, expected=_json, order=_json)
+def test_any_tools_or_expected_calls_load_or_fail_with_a_located_problem(
+    tools: Any, expected: Any, order: Any
+) -> None:
+    record = {
+        "id": "c",
+        "input": "q",
+        "tools": tools,
+        "expected_calls": expected,
+        "call_order": order,
+    }
+    try:
+        case = Case.model_validate(record)
+    except ValidationError as error:
+        problems: list[DatasetProblem] = []
+        _validate([_Record(record, line=1)], "cases.jsonl", problems)
+        assert problems and all(str(p).startswith("cases.jsonl:1: ") for p in problems)
+        assert len(error.errors()) >= 1
+        return
+    # what loads is usable: normalised tools, checkable expected calls
+    for function in case.functions():
+        assert function["parameters"]["type"] == "object"
+    verdict = check_calls([], case.expected_calls or [], case.functions())
+    assert verdict.valid == (case.expected_calls in (None, []))
