@@ -267,3 +267,21 @@ def test_a_new_user_runs_bfcl_on_the_embedded_model_and_reads_why_cases_failed(
     # is explained in one line
     assert "parallel_0" in show.stdout and "expected 2 calls, got" in show.stdout
     assert "By tag" in show.stdout and "bfcl" in show.stdout
+
+
+def test_show_prints_markup_like_text_as_text(tmp_path: Path) -> None:
+    """Ids, answers and reasons are data: ``[/INST]`` or ``[bold]`` is printed, not parsed."""
+    (tmp_path / "d.jsonl").write_text(
+        '{"id": "[/INST] x", "input": "q", "expected": "a", "scorers": ["exact"]}\n'
+    )
+    (tmp_path / "markup_target.py").write_text(
+        "def answer(case):\n    return '[/INST] the answer [bold]'\n"
+    )
+    db = str(tmp_path / "r.duckdb")
+    run = _cli("run", "d.jsonl", "-t", "py:markup_target:answer", "--db", db, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    show = _cli("show", "latest", "--db", db, cwd=tmp_path)
+    assert show.returncode == 0 and "Traceback" not in show.stderr, show.stderr
+    assert "[/INST] x" in show.stdout and "[/INST] the answer [bold]" in show.stdout
+    missing = _cli("run", "[bold]nope.jsonl", "-t", "x", cwd=tmp_path)
+    assert missing.returncode != 0 and "[bold]nope.jsonl" in missing.stderr

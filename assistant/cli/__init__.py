@@ -15,6 +15,7 @@ import tempfile
 from typing import Annotated, NoReturn
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from assistant.cli.common import (
@@ -179,7 +180,8 @@ def _exit_with(message: str, code: int) -> NoReturn:
     # redaction is best effort when the settings themselves fail to load
     except Exception:  # noqa: S110  # nosec B110
         pass
-    err.print(f"[bold red]error:[/] {redact(message, secrets)}", highlight=False, soft_wrap=True)
+    shown = escape(redact(message, secrets))  # plain text: a message may hold "[...]"
+    err.print(f"[bold red]error:[/] {shown}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 

@@ -8,7 +8,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from assistant.cli.common import EXIT_CONFIG, EXIT_ERROR, app, fail, out, settings_from_environment
+from assistant.cli.common import (
+    EXIT_CONFIG,
+    EXIT_ERROR,
+    app,
+    fail,
+    out,
+    plain_row,
+    settings_from_environment,
+)
 
 cache_app = typer.Typer(
     help="The response cache: `assistant cache stats`, `assistant cache clear [--model M]`.",
@@ -47,7 +55,8 @@ def stats() -> None:
     table = Table(title="Response cache (Redis)", title_justify="left")
     table.add_column("entries", justify="right")
     table.add_column("note")
-    table.add_row(
+    plain_row(
+        table,
         str(described["entries"]),
         "hits, misses and bytes saved are counted per server: GET /v1/cache/stats",
     )

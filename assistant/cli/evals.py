@@ -20,6 +20,7 @@ from assistant.cli.common import (
     err,
     fail,
     out,
+    plain_row,
     settings_from_environment,
 )
 
@@ -77,7 +78,7 @@ def _leaderboard_table(frame: Any, title: str, board: Any = None) -> Table:
             _fmt(row["latency_p50_s"], ".2f"),
             _fmt(row["cost_usd"], ".4f"),
         ]
-        table.add_row(*cells)
+        plain_row(table, *cells)
     return table
 
 
@@ -212,7 +213,8 @@ def list_runs(db: DbOption = None) -> None:
         ):
             table.add_column(column)
         for run in store.runs():
-            table.add_row(
+            plain_row(
+                table,
                 run.run_id,
                 run.status,
                 run.dataset_name,
@@ -285,7 +287,8 @@ def _by_tag_table(frame: Any, ranked: list[str]) -> Table | None:
     records = rows.to_dict("records")
     for i, row in enumerate(records):
         last_of_tag = i + 1 == len(records) or records[i + 1]["tag"] != row["tag"]
-        table.add_row(
+        plain_row(
+            table,
             str(row["tag"]),
             str(row["target"]),
             _fmt(row["mean"]),
@@ -321,7 +324,7 @@ def _error_table(frame: Any, limit: int = 10) -> Table | None:
     table.add_column("times", justify="right")
     table.add_column("error")
     for (source, message), times in counts.most_common(limit):
-        table.add_row(source, str(times), message)
+        plain_row(table, source, str(times), message)
     return table
 
 
@@ -384,7 +387,7 @@ def _failures_table(frame: Any, limit: int) -> Table | None:
     room = max(20, out.width - sum(widths) - 13)
     table.add_column("reason", no_wrap=True, overflow="ellipsis", max_width=room)
     for line in shown:
-        table.add_row(*line)
+        plain_row(table, *line)
     return table
 
 
@@ -436,7 +439,8 @@ def compare_cmd(
     for column in ("case", "a", "b", "diff"):
         table.add_column(column)
     for row in result.cases.head(15).to_dict("records"):
-        table.add_row(
+        plain_row(
+            table,
             str(row["case_id"]),
             _fmt(row["score_a"]),
             _fmt(row["score_b"]),

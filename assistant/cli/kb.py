@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 from rich.table import Table
 
-from assistant.cli.common import EXIT_CONFIG, EXIT_ERROR, app, err, fail, out
+from assistant.cli.common import EXIT_CONFIG, EXIT_ERROR, app, err, fail, out, plain_row
 
 if TYPE_CHECKING:
     from assistant.knowledge import KnowledgeBase
@@ -113,7 +113,7 @@ def list_documents(kb: KbOption = None) -> None:
     for column in ("source", "format", "chunks", "bytes", "title"):
         table.add_column(column, justify="right" if column in ("chunks", "bytes") else "left")
     for doc in documents:
-        table.add_row(doc.source, doc.format, str(doc.n_chunks), str(doc.size), doc.title or "")
+        plain_row(table, doc.source, doc.format, str(doc.n_chunks), str(doc.size), doc.title or "")
     out.print(table)
     chunks = sum(doc.n_chunks for doc in documents)
     err.print(
@@ -188,5 +188,5 @@ def search(
         snippet = " ".join(hit.text.split())
         snippet = snippet if len(snippet) <= 240 else snippet[:239] + "…"
         heading = f"[dim]{hit.chunk.heading}[/]\n" if hit.chunk.heading else ""
-        table.add_row(str(hit.rank), f"{hit.score:.3f}", hit.citation, heading + snippet)
+        plain_row(table, str(hit.rank), f"{hit.score:.3f}", hit.citation, heading + snippet)
     out.print(table)

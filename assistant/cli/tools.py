@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from assistant.cli.common import EXIT_CONFIG, EXIT_ERROR, app, assistant_from_settings, fail, out
+from assistant.cli.common import (
+    EXIT_CONFIG,
+    EXIT_ERROR,
+    app,
+    assistant_from_settings,
+    fail,
+    out,
+    plain_row,
+)
 
 tools_app = typer.Typer(
     help='List the tools, or run one: `assistant tools run calculator \'{"expression": "2+2"}\'`.',
@@ -31,7 +39,7 @@ def tools(ctx: typer.Context) -> None:
     table.add_column("description", overflow="fold")
     for info in assistant.tools.info():
         available = "[green]yes[/]" if info.available else f"[red]no[/]: {info.reason}"
-        table.add_row(info.name, available, info.description.split("\n", 1)[0])
+        plain_row(table, info.name, available, info.description.split("\n", 1)[0])
     out.print(table)
 
 
