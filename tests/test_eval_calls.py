@@ -351,13 +351,22 @@ def test_tool_called_matches_sequences_of_calls_with_argument_subsets_and_counts
         {"name": "current_time"}, {"name": "calculator", "args": {"expression": "2+2"}},
     ]}}  # fmt: skip
     result = _score(ordered, case, output)
-    assert result.value == 0.5 and "next expected calculator(expression='2+2')" in result.reason
+    assert result.value == 0.5 and "calculator(expression='2+2') called before" in result.reason
     wrong = {
         "name": "tool_called",
         "args": {"calls": [{"name": "calculator", "args": {"expression": "1+1"}}]},
     }
     result = _score(wrong, case, output)
-    assert result.value == 0.0 and "found 0" in result.reason
+    assert result.value == 0.0 and "calculator(expression='1+1') not called" in result.reason
+    never = {
+        "name": "tool_called",
+        "args": {"ordered": True, "calls": [{"name": "delete", "count": 0}]},
+    }
+    result = _score(never, case, output)
+    assert result.value == 1.0 and "not called, as required" in result.reason
+    twice = {"name": "tool_called", "args": {"calls": [{"name": "calculator", "count": 1}]}}
+    result = _score(twice, case, output)
+    assert result.value == 0.0 and "called 2x, expected 1x" in result.reason
     exact = {
         "name": "tool_called",
         "args": {"mode": "exact", "calls": [{"name": "calculator", "count": 2}]},

@@ -140,9 +140,9 @@ def tool_call_records(message: AIMessage | None) -> list[dict[str, Any]]:
 def _record(name: str, arguments: str, call_id: str | None) -> dict[str, Any]:
     """One call from its raw argument text, decoded as strictly as ``json.loads``."""
     record: dict[str, Any] = {"name": name, "args": None, "arguments": arguments, "id": call_id}
-    try:
-        args = json.loads(arguments) if arguments.strip() else {}
-    except (json.JSONDecodeError, RecursionError) as exc:
+    try:  # strict, as BFCL decodes: empty text is not JSON either
+        args = json.loads(arguments)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, or an int too long
         record["error"] = f"arguments are not valid JSON ({exc})"
         return record
     if isinstance(args, dict):

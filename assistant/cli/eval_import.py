@@ -81,13 +81,9 @@ def import_bfcl(
                     progress=lambda done, total: progress.update(task, completed=done, total=total),
                 )
         conversions = [convert_category(path, name) for name in wanted]
+        written = [(write_cases(conversion, out_dir), conversion) for conversion in conversions]
     except BfclError as exc:
-        fail(
-            str(exc),
-            EXIT_CONFIG
-            if "cannot be converted" in str(exc) or "unknown" in str(exc)
-            else EXIT_ERROR,
-        )
-    for conversion in conversions:
-        written = write_cases(conversion, out_dir)
-        out.print(f"{written}: {len(conversion.cases)} cases (bfcl-eval {conversion.version})")
+        refused = "cannot be converted" in str(exc) or "unknown BFCL category" in str(exc)
+        fail(str(exc), EXIT_CONFIG if refused else EXIT_ERROR)
+    for target, conversion in written:
+        out.print(f"{target}: {len(conversion.cases)} cases (bfcl-eval {conversion.version})")

@@ -193,7 +193,7 @@ class ChatLocalLlama(BaseChatModel):
         name = tool["function"]["name"]
         try:
             args = json.loads(arguments)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, or an integer too long
             args = None
         if not isinstance(args, dict):
             logger.info("local tool call to %s had unusable arguments; answering in text", name)
@@ -371,7 +371,7 @@ def _without_system(chat: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _picked_tool(text: str, tools: list[dict[str, Any]]) -> dict[str, Any] | None:
     try:
         name = json.loads(text).get("tool")
-    except (json.JSONDecodeError, AttributeError):
+    except (ValueError, RecursionError, AttributeError):
         return None
     return next((tool for tool in tools if tool["function"]["name"] == name), None)
 

@@ -44,6 +44,7 @@ __all__ = [
     "default_cache_dir",
     "fetch_wheel",
     "read_category",
+    "wheel_version",
     "write_cases",
 ]
 
@@ -214,6 +215,20 @@ def read_category(wheel: Path, category: str) -> tuple[list[dict[str, Any]], lis
     return questions, answers
 
 
+def wheel_version(wheel: Path) -> str:
+    """The release a ``bfcl-eval`` wheel holds, from its metadata (whatever the file's name)."""
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            for name in archive.namelist():
+                if name.endswith(".dist-info/METADATA"):
+                    for line in archive.read(name).decode("utf-8", "replace").splitlines():
+                        if line.startswith("Version:"):
+                            return line.split(":", 1)[1].strip()
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise BfclError(f"cannot read {wheel}: {exc}") from None
+    raise BfclError(f"{wheel} is not a bfcl-eval wheel (no version in its metadata)")
+
+
 def _lines(archive: zipfile.ZipFile, name: str) -> list[dict[str, Any]]:
     try:
         text = archive.read(name).decode("utf-8")
@@ -285,7 +300,7 @@ def convert_category(wheel: Path, category: str, *, version: str | None = None) 
     cannot be (nothing is half-converted).
     """
     questions, answers = read_category(wheel, category)
-    release = version or wheel.name.split("-")[1]
+    release = version or wheel_version(wheel)
     irrelevance = "irrelevance" in category
     by_id = {answer["id"]: answer["ground_truth"] for answer in answers}
     cases = []
@@ -330,9 +345,13 @@ def _validate(cases: list[dict[str, Any]]) -> None:
 
 def write_cases(conversion: Conversion, out_dir: Path) -> Path:
     """Write ``<out_dir>/<category>.jsonl``, one case per line; return its path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{conversion.category}.jsonl"
-    with path.open("w", encoding="utf-8") as handle:
-        for case in conversion.cases:
-            handle.write(json.dumps(case, ensure_ascii=False, separators=(",", ":")) + "\n")
+    lines = [
+        json.dumps(case, ensure_ascii=False, separators=(",", ":")) for case in conversion.cases
+    ]
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise BfclError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path

@@ -83,7 +83,7 @@ class Call:
         text = arguments or ""
         try:
             decoded = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, or an int too long
             return cls(name, text, None, f"arguments are not valid JSON ({exc})")
         if not isinstance(decoded, dict):
             return cls(name, text, None, "arguments are not a JSON object")
@@ -268,16 +268,24 @@ def _list_of_dicts_verdict(param: str, value: list[Any], possible: Sequence[Any]
     return verdict
 
 
-def _declared_type(schema: Mapping[str, Any]) -> str | None:
+def _declared_type(schema: Mapping[str, Any], possible: Sequence[Any] = ()) -> str | None:
+    """The parameter's JSON type: declared (one non-null member of a union counts), else the
+    type of its acceptable values; ``None`` when neither tells."""
     kind = schema.get("type")
-    return kind if isinstance(kind, str) and kind in _PY_TYPES else None
+    if isinstance(kind, list):
+        members = [member for member in kind if member != "null"]
+        kind = members[0] if len(members) == 1 else None
+    if isinstance(kind, str) and kind in _PY_TYPES:
+        return kind
+    answer_type = _answer_type(possible)
+    return next((name for name, py in _PY_TYPES.items() if py is answer_type), None)
 
 
 def _param_verdict(
     param: str, value: Any, schema: Mapping[str, Any], possible: Sequence[Any]
 ) -> Verdict:
     """One given parameter against its schema and its acceptable values."""
-    kind = _declared_type(schema)
+    kind = _declared_type(schema, possible)
     if kind is not None:
         expected: type | None = _PY_TYPES[kind]
         nested = None
@@ -290,11 +298,8 @@ def _param_verdict(
         verdict, is_variable = _type_check(param, value, possible, kind, expected, nested)
         if not verdict.valid:
             return verdict
-    else:
-        # no type to check (a schema without one): compare by the value's own kind
-        expected, nested, is_variable = type(value), None, False
-        if expected is list and value and all(type(item) == dict for item in value):  # noqa: E721
-            nested = dict
+    else:  # no type declared or inferable: the value must be one of the acceptable ones
+        expected, nested, is_variable = None, None, True
     if not is_variable:
         if expected is dict:
             return _dict_verdict(param, value, possible)
@@ -323,6 +328,22 @@ def _param_verdict(
             "value_error:others",
         )
     return _OK
+
+
+def _guarded_verdict(
+    param: str, value: Any, schema: Mapping[str, Any], possible: Sequence[Any]
+) -> Verdict:
+    """:func:`_param_verdict`, with a value it cannot compare (acceptable values of another
+    shape, a number too large for a float) a failure rather than a crash. BFCL's checker
+    raises on some of these; a wrong answer is the honest verdict."""
+    try:
+        return _param_verdict(param, value, schema, possible)
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as exc:
+        return _fail(
+            f"param '{param}': {_described(value)} cannot be compared with "
+            f"{_short(repr(list(possible)))} ({type(exc).__name__})",
+            "value_error:incomparable",
+        )
 
 
 def _function_schema(
@@ -377,7 +398,7 @@ def check_call(
                 f"param '{param}': not expected (given {_described(value)})",
                 "simple_function_checker:unexpected_param",
             )
-        verdict = _param_verdict(param, value, properties[param], answer[param])
+        verdict = _guarded_verdict(param, value, properties[param], answer[param])
         if not verdict.valid:
             return verdict
     for param, options in answer.items():
@@ -495,7 +516,7 @@ def compare_params(
     properties, required = _function_schema(function, answer)
     args = call.args or {}
     rows: list[ParamCheck] = []
-    for param in dict.fromkeys([*answer, *args]):
+    for param in dict.fromkeys([*answer, *args, *required]):
         options = list(answer[param]) if param in answer else None
         given = param in args
         if not given:
@@ -512,7 +533,7 @@ def compare_params(
         elif options is None:
             ok, reason = False, "not expected"
         else:
-            verdict = _param_verdict(param, args[param], properties[param], options)
+            verdict = _guarded_verdict(param, args[param], properties[param], options)
             ok, reason = verdict.valid, verdict.reason
         rows.append(ParamCheck(param, options, args.get(param), given, ok, reason))
     return rows

@@ -140,8 +140,14 @@ def _parameters(parameters: Any, where: str) -> dict[str, Any]:
     return schema
 
 
-def _schema(schema: dict[str, Any], where: str) -> dict[str, Any]:
+MAX_SCHEMA_DEPTH = 32
+"""How deeply parameter schemas may nest (properties and items); deeper is an error."""
+
+
+def _schema(schema: dict[str, Any], where: str, depth: int = 0) -> dict[str, Any]:
     """One (sub)schema with BFCL's types mapped to JSON Schema, recursively."""
+    if depth > MAX_SCHEMA_DEPTH:
+        raise ToolSchemaError(where, f"nests deeper than {MAX_SCHEMA_DEPTH} levels")
     kind = schema.get("type")
     if isinstance(kind, str):
         mapped = _TYPE_ALIASES.get(kind, kind)
@@ -170,13 +176,13 @@ def _schema(schema: dict[str, Any], where: str) -> dict[str, Any]:
                 raise ToolSchemaError(
                     f"{where}.properties.{name}", f"must be a schema object (got {_kind(sub)})"
                 )
-            checked[name] = _schema(dict(sub), f"{where}.properties.{name}")
+            checked[name] = _schema(dict(sub), f"{where}.properties.{name}", depth + 1)
         schema["properties"] = checked
     items = schema.get("items")
     if items is not None:
         if not isinstance(items, Mapping):
             raise ToolSchemaError(f"{where}.items", f"must be a schema object (got {_kind(items)})")
-        schema["items"] = _schema(dict(items), f"{where}.items")
+        schema["items"] = _schema(dict(items), f"{where}.items", depth + 1)
     return schema
 
 
@@ -209,8 +215,23 @@ def normalise_expected_calls(calls: Any) -> list[dict[str, dict[str, list[Any]]]
                     "must be a list of acceptable values "
                     f'("" = may be omitted; got {_kind(values)})',
                 )
+            for position, value in enumerate(values):
+                if isinstance(value, Mapping):
+                    _check_object_answer(value, f"{where}.{name}.{param}[{position}]")
         checked.append({str(name): {str(param): list(values) for param, values in params.items()}})
     return checked
+
+
+def _check_object_answer(answer: Mapping[str, Any], where: str) -> None:
+    """An acceptable object value lists acceptable values per key, as BFCL's data does:
+    ``{"city": ["Paris", "paris"], "unit": ["c", ""]}``, not ``{"city": "Paris"}``."""
+    for key, options in answer.items():
+        if not isinstance(options, list):
+            raise ToolSchemaError(
+                f"{where}.{key}",
+                f"must be a list of acceptable values for key '{key}' (got {_kind(options)}; "
+                f'write {{"{key}": [...]}})',
+            )
 
 
 def check_expected_calls(

@@ -28,10 +28,11 @@ class ToolCalledScorer(BaseScorer):
 
     With ``calls``, a sequence of expected calls is matched instead of names: each item is
     ``{"name", "args": {...}, "count": N}``, where ``args`` is a subset of the arguments the
-    call must have (equal values) and ``count`` how many such calls there must be (default: at
-    least one). The value is the share of items satisfied; with ``ordered``, the items must
-    appear in that order (the value is the share matched before the first out of order); with
-    mode ``exact``, any call that matches no item makes it 0. Calls the model asked for but
+    call must have (equal values) and ``count`` how many such calls there must be, exactly
+    (default: at least one). The value is the share of items satisfied; with ``ordered``, the
+    items must appear in that order (the value is the share matched before the first out of order); with
+    mode ``exact``, any call that matches no item makes it 0. ``count`` means exactly that
+    many (``0``: the call must not be made) in both modes. Calls the model asked for but
     that never ran (a case's functions, offered to a raw model) count too.
     """
 
@@ -109,46 +110,52 @@ class ToolCalledScorer(BaseScorer):
         return self.result(0.0, "; ".join(problems), **details)
 
     def _match_calls(self, made: list[tuple[str, dict[str, Any]]]) -> Score:
-        """Expected call items (name, argument subset, count) against the calls made."""
+        """Expected call items (name, argument subset, count) against the calls made.
+
+        ``count`` means exactly that many matching calls (0: none), in both modes; without it,
+        at least one. With :attr:`ordered`, each item's first matching call must also come
+        after the previous item's; the value is then the share of items satisfied before the
+        first one that is not.
+        """
         assert self.calls is not None  # noqa: S101 - only called with calls set
         details: dict[str, Any] = {
             "called": [f"{name}({_args_text(args)})" for name, args in made],
             "ordered": self.ordered,
         }
-        if self.ordered:
-            position, matched = 0, 0
-            for item in self.calls:
-                needed = item["count"] or 1
-                while needed and position < len(made):
-                    if _fits(made[position], item):
-                        needed -= 1
-                    position += 1
-                if needed:
+        problems: list[str] = []
+        satisfied = 0
+        last_position = -1
+        for item in self.calls:
+            positions = [index for index, call in enumerate(made) if _fits(call, item)]
+            wanted = item["count"]
+            problem = None
+            if wanted is None and not positions:
+                problem = f"{_item_text(item)} not called"
+            elif wanted is not None and len(positions) != wanted:
+                problem = f"{_item_text(item)} called {len(positions)}x, expected {wanted}x"
+            elif self.ordered and positions and positions[0] <= last_position:
+                problem = f"{_item_text(item)} called before the call expected ahead of it"
+            if problem is not None:
+                problems.append(problem)
+                if self.ordered:
                     break
-                matched += 1
-            value = matched / len(self.calls) if self.calls else 1.0
-            if matched == len(self.calls):
-                reason = f"called {_items_text(self.calls)} in order"
-            else:
+                continue
+            satisfied += 1
+            if positions:
+                last_position = positions[0]
+        value = satisfied / len(self.calls) if self.calls else 1.0
+        if problems:
+            reason = "; ".join(problems)
+            if self.ordered:
                 reason = (
-                    f"matched {matched} of {len(self.calls)} expected calls in order; "
-                    f"next expected {_item_text(self.calls[matched])}"
+                    f"matched {satisfied} of {len(self.calls)} expected calls in order; {reason}"
                 )
         else:
-            missing = []
-            for item in self.calls:
-                found = sum(_fits(call, item) for call in made)
-                wanted = item["count"]
-                if (wanted is None and found == 0) or (wanted is not None and found != wanted):
-                    times = "at least once" if wanted is None else f"{wanted}x"
-                    missing.append(f"{_item_text(item)} {times} (found {found})")
-            value = (len(self.calls) - len(missing)) / len(self.calls) if self.calls else 1.0
-            reason = (
-                f"called {_items_text(self.calls)}"
-                if not missing
-                else f"{len(missing)} of {len(self.calls)} expected calls unmatched: "
-                + "; ".join(missing)
+            shown = ", ".join(
+                f"{_item_text(item)}" + (" (not called, as required)" if item["count"] == 0 else "")
+                for item in self.calls
             )
+            reason = f"called {shown or 'nothing'}" + (" in order" if self.ordered else "")
         if self.mode == "exact":
             extra = [call for call in made if not any(_fits(call, item) for item in self.calls)]
             if extra:
@@ -204,7 +211,3 @@ def _args_text(args: Mapping[str, Any]) -> str:
 
 def _item_text(item: Mapping[str, Any]) -> str:
     return f"{item['name']}({_args_text(item['args'])})"
-
-
-def _items_text(items: list[dict[str, Any]]) -> str:
-    return ", ".join(_item_text(item) for item in items) or "nothing"
