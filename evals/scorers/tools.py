@@ -29,11 +29,11 @@ class ToolCalledScorer(BaseScorer):
     With ``calls``, a sequence of expected calls is matched instead of names: each item is
     ``{"name", "args": {...}, "count": N}``, where ``args`` is a subset of the arguments the
     call must have (equal values) and ``count`` how many such calls there must be, exactly
-    (default: at least one). The value is the share of items satisfied; with ``ordered``, the
-    items must appear in that order (the value is the share matched before the first out of order); with
-    mode ``exact``, any call that matches no item makes it 0. ``count`` means exactly that
-    many (``0``: the call must not be made) in both modes. Calls the model asked for but
-    that never ran (a case's functions, offered to a raw model) count too.
+    (``0``: none; default: at least one). The value is the share of items satisfied; with
+    ``ordered``, the items must appear in that order (the value is the share matched before
+    the first out of order); with mode ``exact``, any call that matches no item makes it 0.
+    Calls the model asked for but that never ran (a case's functions, offered to a raw model)
+    count too.
     """
 
     def __init__(
