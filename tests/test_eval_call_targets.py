@@ -285,3 +285,49 @@ def test_show_prints_markup_like_text_as_text(tmp_path: Path) -> None:
     assert "[/INST] x" in show.stdout and "[/INST] the answer [bold]" in show.stdout
     missing = _cli("run", "[bold]nope.jsonl", "-t", "x", cwd=tmp_path)
     assert missing.returncode != 0 and "[bold]nope.jsonl" in missing.stderr
+
+
+@pytest.mark.usefixtures("no_proxies")
+async def test_an_agents_cut_off_arguments_are_graded_as_written(
+    fake_upstream: FakeUpstream,
+) -> None:
+    """LangChain completes cut-off JSON when it merges streamed chunks; the agent's trajectory
+    keeps what the model wrote, so the call is wrong, as BFCL would grade it."""
+    from assistant.agent import build_assistant
+    from assistant.config import load_settings
+
+    fake_upstream.script(ToolCalls((("get_weather", '{"city": "Paris"'),)))
+    settings = load_settings(
+        providers={"compatible": {"fake": endpoint(fake_upstream)}},
+        profiles={"helper": {"model": "fake:m", "tools": []}},
+    )
+    assistant = build_assistant(settings)
+    try:
+        case = Case.model_validate(
+            {"id": "p", "input": "Paris?", "tools": [WEATHER],
+             "expected_calls": [{"get_weather": {"city": ["Paris"]}}]}
+        )  # fmt: skip
+        output = await resolve_target("helper", assistant).run(case)
+    finally:
+        await assistant.aclose()
+    models = [step for step in output.trajectory if isinstance(step, ModelCallRecord)]
+    (record,) = models[-1].tool_calls
+    assert record["arguments"] == '{"city": "Paris"' and record["args"] is None
+    assert (await _score("call_match", case, output)).value == 0.0
+    assert (await _score("no_call", case, output)).value == 1.0  # BFCL: not a decodable call
+
+
+async def test_an_own_tool_called_beside_a_case_function_is_not_graded() -> None:
+    model = ScriptedChatModel(
+        script=[
+            call_tools(
+                tool_call("echo", {"text": "x"}), tool_call("get_weather", {"city": "Paris"})
+            )
+        ]
+    )
+    case = Case.model_validate(
+        {"id": "m", "input": "Paris?", "tools": [WEATHER],
+         "expected_calls": [{"get_weather": {"city": ["Paris"]}}]}
+    )  # fmt: skip
+    output = await resolve_target("helper", _agent(model)).run(case)
+    assert (await _score("call_match", case, output)).value == 1.0

@@ -19,6 +19,7 @@ transient failures only, which LangChain's ``ModelFallbackMiddleware`` (any exce
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -135,6 +136,27 @@ def tool_call_records(message: AIMessage | None) -> list[dict[str, Any]]:
             }
         )
     return records
+
+
+def with_raw_arguments(
+    trajectory: list[TrajectoryStep], raw: dict[str, str]
+) -> list[TrajectoryStep]:
+    """The trajectory with each call's arguments decoded strictly from the text the model
+    streamed (``raw``: call id -> argument text), where LangChain's merge repaired it."""
+    if not raw:
+        return trajectory
+    patched: list[TrajectoryStep] = []
+    for step in trajectory:
+        if isinstance(step, ModelCallRecord) and any(c.get("id") in raw for c in step.tool_calls):
+            calls = [
+                _record(str(c.get("name") or ""), raw[c["id"]], c["id"])
+                if c.get("id") in raw
+                else c
+                for c in step.tool_calls
+            ]
+            step = dataclasses.replace(step, tool_calls=calls)
+        patched.append(step)
+    return patched
 
 
 def _record(name: str, arguments: str, call_id: str | None) -> dict[str, Any]:

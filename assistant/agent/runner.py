@@ -41,6 +41,7 @@ from assistant.agent.middleware import (
     RelevantToolsMiddleware,
     RunContext,
     TrajectoryMiddleware,
+    with_raw_arguments,
 )
 from assistant.agent.sessions import SessionStore
 from assistant.cache import ResponseCache
@@ -249,6 +250,7 @@ class Agent:
         context = _context(model_settings, cache_policy, context)
         state_messages: list[BaseMessage] = messages
         streamed: set[str] = set()
+        raw_arguments = _RawArguments()
         try:
             async for mode, data in self.graph.astream(
                 {"messages": messages},
@@ -261,6 +263,7 @@ class Agent:
                     if meta.get("langgraph_node") == "model" and isinstance(chunk, AIMessageChunk):
                         if chunk.id:
                             streamed.add(chunk.id)
+                        raw_arguments.add(chunk)
                         if chunk.text:
                             yield TextDelta(chunk.text)
                 elif mode == "updates":
@@ -274,10 +277,32 @@ class Agent:
             yield result
             return
         result = await self._finish(state_messages, context, session_id)
+        result.trajectory = with_raw_arguments(result.trajectory, raw_arguments.by_call_id())
         final = next((m for m in reversed(state_messages) if isinstance(m, AIMessage)), None)
         if final is not None and final.id not in streamed and final.text:
             yield TextDelta(final.text)  # e.g. a limit message, which no model streamed
         yield result
+
+
+class _RawArguments:
+    """The argument text of each tool call as the model streamed it, by call id.
+
+    LangChain builds the model's message from the chunks with a lenient parser that completes
+    cut-off JSON; the trajectory is corrected from this (see ``with_raw_arguments``)."""
+
+    def __init__(self) -> None:
+        self._calls: dict[tuple[str, str], dict[str, str]] = {}
+
+    def add(self, chunk: AIMessageChunk) -> None:
+        for piece in chunk.tool_call_chunks:
+            index = piece.get("index")
+            key = (chunk.id or "", str(index) if index is not None else f"id:{piece.get('id')}")
+            entry = self._calls.setdefault(key, {"id": "", "args": ""})
+            entry["id"] = entry["id"] or str(piece.get("id") or "")
+            entry["args"] += piece.get("args") or ""
+
+    def by_call_id(self) -> dict[str, str]:
+        return {entry["id"]: entry["args"] for entry in self._calls.values() if entry["id"]}
 
 
 def _tool_events(update: dict[str, Any]) -> list[ToolStarted | ToolFinished]:

@@ -37,8 +37,9 @@ def calls_from_records(records: Iterable[Mapping[str, Any]]) -> list[Call]:
 
 
 def calls_made(trajectory: Iterable[Any], offered: Iterable[str] | None = None) -> list[Call]:
-    """Every call the model asked for, in order, except those answered by the agent's own
-    tools when ``offered`` (the case's function names) is given."""
+    """Every call the model asked for, in order; with ``offered`` (the case's function names),
+    calls to the agent's own tools (offered by its profile, or executed) are left out, while
+    calls to the case's functions and to names the model made up are kept."""
     steps = list(trajectory)
     names = set(offered) if offered is not None else None
     executed = {
@@ -47,11 +48,15 @@ def calls_made(trajectory: Iterable[Any], offered: Iterable[str] | None = None) 
         if getattr(step, "kind", None) == "tool"
         and (names is None or getattr(step, "name", None) not in names)
     }
-    records = [
-        record
-        for step in steps
-        if getattr(step, "kind", None) == "model"
-        for record in getattr(step, "tool_calls", [])
-        if names is None or record.get("name") in names or str(record.get("id")) not in executed
-    ]
+    records = []
+    for step in steps:
+        if getattr(step, "kind", None) != "model":
+            continue
+        own = set(getattr(step, "tools_offered", [])) - names if names is not None else set()
+        for record in getattr(step, "tool_calls", []):
+            name = record.get("name")
+            if names is None or name in names:
+                records.append(record)
+            elif name not in own and str(record.get("id")) not in executed:
+                records.append(record)  # a function the model made up
     return calls_from_records(records)
