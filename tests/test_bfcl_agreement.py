@@ -23,7 +23,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from langchain_core.messages import AIMessageChunk
 
+from assistant.agent.middleware import tool_call_records
 from assistant.types import ModelCallRecord, Usage
 from evals.calls.bfcl import convert_category, read_category
 from evals.scorers import build_scorer
@@ -218,22 +220,17 @@ def _official_result(output: Calls | str) -> Any:
 
 
 def _trajectory(output: Calls | str) -> list[Any]:
-    """What the workbench's raw-model target records for the same answer."""
-    records = []
-    for index, (name, args) in enumerate([] if isinstance(output, str) else output):
-        text = _arguments(args)
-        try:
-            decoded = json.loads(text)
-        except json.JSONDecodeError as exc:
-            decoded, error = None, f"invalid JSON: {exc}"
-        else:
-            error = None if isinstance(decoded, dict) else "arguments are not a JSON object"
-        record: dict[str, Any] = {"name": name, "arguments": text, "id": f"call_{index}"}
-        record["args"] = decoded if error is None else None
-        if error is not None:
-            record["error"] = error
-        records.append(record)
+    """What the workbench's raw-model target records for the same answer: the streamed calls
+    go through the target's own recording (:func:`tool_call_records` on the merged chunk)."""
     text = output if isinstance(output, str) else ""
+    chunk = AIMessageChunk(
+        content=text,
+        tool_call_chunks=[
+            {"name": name, "args": _arguments(args), "id": f"call_{index}", "index": index}
+            for index, (name, args) in enumerate([] if isinstance(output, str) else output)
+        ],
+    )
+    records = tool_call_records(chunk) if chunk.tool_call_chunks else []
     return [
         ModelCallRecord(
             model="test:model", latency_s=0.0, usage=Usage(), tool_calls=records, text=text
