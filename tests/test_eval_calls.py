@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from assistant.types import ModelCallRecord, ToolCallRecord, Usage
 from evals.calls import Call, check_calls, compare_params, normalise_tools
-from evals.calls.schema import ToolSchemaError
+from evals.calls.schema import ToolSchemaError, normalise_expected_calls
 from evals.dataset import DatasetError, DatasetProblem, case_json_schema, load_dataset
 from evals.dataset._common import _Record
 from evals.dataset.validation import _validate
@@ -441,3 +441,41 @@ def test_any_tools_or_expected_calls_load_or_fail_with_a_located_problem(
         assert function["parameters"]["type"] == "object"
     verdict = check_calls([], case.expected_calls or [], case.functions())
     assert verdict.valid == (case.expected_calls in (None, []))
+
+
+def test_object_answers_list_values_per_key() -> None:
+    with pytest.raises(ToolSchemaError) as caught:
+        normalise_expected_calls([{"f": {"loc": [{"city": "Paris"}]}}])
+    assert caught.value.field == "expected_calls[0].f.loc[0].city"
+    assert normalise_expected_calls([{"f": {"loc": [{"city": ["Paris"]}, ""]}}])
+
+
+def test_values_that_cannot_be_compared_fail_the_call_not_the_scorer() -> None:
+    untyped = {"name": "f", "parameters": {"type": "object", "properties": {"n": {}}}}
+    union = {
+        "name": "f",
+        "parameters": {"type": "object", "properties": {"n": {"type": ["integer", "null"]}}},
+    }
+    for tool in (untyped, union):
+        assert _check({"n": 5}, {"n": [5]}, tool).valid
+        assert not _check({"n": True}, {"n": [1]}, tool).valid  # a bool is not an int
+        assert not _check({"n": 1.0}, {"n": [1]}, tool).valid
+        assert not _check({"n": {"a": 1}}, {"n": [5]}, tool).valid
+        assert not _check({"n": [1]}, {"n": [5]}, tool).valid
+    huge = Call.from_arguments("f", '{"n": ' + "9" * 5000 + "}")
+    assert huge.args is None and "not valid JSON" in (huge.error or "")
+    objects = {"type": "array", "items": {"type": "dict"}}
+    listed = {"name": "f", "parameters": {"type": "object", "properties": {"n": objects}}}
+    weird = _check({"n": [1]}, {"n": [[{"a": [1]}], ""]}, listed)
+    assert not weird.valid
+
+
+def test_compare_params_shows_a_required_parameter_the_answer_does_not_list() -> None:
+    [tool] = normalise_tools([LOG])
+    rows = compare_params(
+        Call.from_arguments("math_log", {"value": 1.0}),
+        {"math_log": {"value": [1.0]}},
+        tool["function"],
+    )
+    by_param = {row.param: row for row in rows}
+    assert not by_param["base"].ok and by_param["base"].reason == "required, missing"
