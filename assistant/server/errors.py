@@ -35,6 +35,7 @@ from assistant.errors import (
     RateLimitExceeded,
 )
 from assistant.log import redact
+from assistant.server.protocol import UnencodableText
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +141,11 @@ def _validation_error(exc: RequestValidationError) -> APIError:
     param = ".".join(location) or None
     if first.get("type") == "json_invalid":
         return APIError(400, _NOT_JSON, "invalid_request_error", "invalid_json")
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, UnencodableText):
+        where = cause.param or "body"
+        message = f"Invalid value for '{where}': {cause}."
+        return APIError(400, message, "invalid_request_error", "invalid_request", cause.param)
     if param is None:
         return APIError(400, _NOT_OBJECT, "invalid_request_error", "invalid_request")
     message = f"Invalid value for '{param}': {first.get('msg')}" if param else str(first.get("msg"))

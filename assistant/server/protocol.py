@@ -15,9 +15,19 @@ from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, convert_to_messages
 from langchain_core.messages.ai import UsageMetadata
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from assistant.types import SamplingParams
+
+
+class UnencodableText(ValueError):
+    """A request string UTF-8 cannot encode; ``param`` is where it is (``messages.0.content``)."""
+
+    def __init__(self, param: str) -> None:
+        super().__init__(
+            "text that is not valid Unicode (an unpaired surrogate escape such as \\ud800)"
+        )
+        self.param = param or None
 
 
 class _Lenient(BaseModel):
@@ -54,13 +64,40 @@ class ToolCallPayload(_Lenient):
 
 
 class ChatMessage(_Lenient):
-    """One message of the conversation."""
+    """One message of the conversation.
+
+    Each role is checked for what it needs, as OpenAI does: a ``tool`` message answers a call
+    (``tool_call_id``), only ``assistant`` messages carry ``tool_calls`` (whose arguments are a
+    JSON object), and every other message has ``content``.
+    """
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart | ImagePart] | None = None
     name: str | None = None
     tool_calls: list[ToolCallPayload] | None = None
     tool_call_id: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent_for_its_role(self) -> ChatMessage:
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError("a 'tool' message needs 'tool_call_id': the id of the call it answers")
+        if self.tool_calls is not None and self.role != "assistant":
+            raise ValueError(f"'tool_calls' belong to assistant messages, not {self.role} ones")
+        if self.content is None and not (self.role == "assistant" and self.tool_calls):
+            raise ValueError(
+                f"a {self.role} message needs 'content'"
+                + (" (or 'tool_calls')" if self.role == "assistant" else "")
+            )
+        for index, call in enumerate(self.tool_calls or []):
+            try:
+                arguments = json.loads(call.function.arguments)
+            except (ValueError, RecursionError):
+                arguments = None
+            if not isinstance(arguments, dict):
+                raise ValueError(
+                    f"tool_calls[{index}].function.arguments must be a JSON object, as text"
+                )
+        return self
 
 
 class StreamOptions(_Lenient):
@@ -107,6 +144,16 @@ class ChatCompletionRequest(_Lenient):
         None,
         description="`no-cache` (skip the cache lookup), `no-store` (skip the write), or both.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_is_unicode(cls, data: Any) -> Any:
+        """Reject strings no UTF-8 can carry (a lone surrogate such as ``"\\ud800"`` is valid
+        JSON, but no model, provider or cache could take it: a 400, not a crash later)."""
+        where = _unencodable(data, ())
+        if where is not None:
+            raise UnencodableText(".".join(where))
+        return data
 
     @field_validator("stop")
     @classmethod
@@ -157,6 +204,30 @@ class ChatCompletionRequest(_Lenient):
     def tool_schemas(self) -> list[dict[str, Any]]:
         """Offered tools in OpenAI's format."""
         return [tool.model_dump(exclude_none=True) for tool in self.tools or []]
+
+
+def _unencodable(value: Any, path: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The path of the first string (or key) in ``value`` that UTF-8 cannot encode."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = (*path, str(key) if isinstance(key, str) else repr(key))
+            if isinstance(key, str) and _unencodable(key, ()) is not None:
+                return (*path, "(key)")
+            found = _unencodable(item, where)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _unencodable(item, (*path, str(index)))
+            if found is not None:
+                return found
+    return None
 
 
 def completion_id() -> str:
