@@ -141,7 +141,8 @@ def _validation_error(exc: RequestValidationError) -> APIError:
     param = ".".join(location) or None
     if first.get("type") == "json_invalid":
         return APIError(400, _NOT_JSON, "invalid_request_error", "invalid_json")
-    cause = (first.get("ctx") or {}).get("error")
+    context = first.get("ctx")
+    cause = context.get("error") if isinstance(context, dict) else None
     if isinstance(cause, UnencodableText):
         where = cause.param or "body"
         message = f"Invalid value for '{where}': {cause}."
