@@ -108,6 +108,25 @@ def _summary(dbs: list[Path], target: str) -> list[dict[str, Any]]:
     return sorted(lines, key=lambda line: order.get(line["category"], len(order)))
 
 
+def _kept_from_earlier(lines: list[dict[str, Any]], target: str) -> list[dict[str, Any]]:
+    """``lines`` plus the earlier results file's categories that no store here holds.
+
+    Categories take an hour or more each on this machine, so they are often measured in
+    different sessions (and stores); a partial rerun must not erase the others' figures.
+    """
+    import json
+
+    if not RESULTS.exists():
+        return lines
+    earlier = json.loads(RESULTS.read_text())
+    if earlier.get("target") != target:
+        return lines
+    have = {line["category"] for line in lines}
+    kept = [line for line in earlier.get("categories", []) if line["category"] not in have]
+    order = {name: index for index, name in enumerate(CATEGORIES)}
+    return sorted(lines + kept, key=lambda line: order.get(line["category"], len(order)))
+
+
 def _table(lines: list[dict[str, Any]]) -> str:
     rows = [
         "| Category | Cases | Accuracy | 95% CI | Target errors | Time (sum of cases) | p50 per case |",
@@ -143,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["ASSISTANT_PROVIDERS__LOCAL__MODELS__SMOLLM2__N_THREADS"] = str(args.threads)
     if not args.report_only:
         asyncio.run(_run(list(args.category or CATEGORIES), dbs[0], args.target))
-    lines = _summary(dbs, args.target)
+    lines = _kept_from_earlier(_summary(dbs, args.target), args.target)
     write_results(RESULTS, {"target": args.target, "threads": args.threads, "categories": lines})
     print(_table(lines))
     return 0

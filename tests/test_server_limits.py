@@ -228,7 +228,13 @@ JSON_BODIES: list[Any] = [
     chat(tool_choice={"type": "function", "function": {"name": "missing"}}),
     chat(messages=[{"role": "user", "content": "hi"}] * 50),
     chat(messages=[{"role": "user", "content": "x" * 5000}]),
-    chat(logit_bias={"50256": -100}, response_format={"type": "json_object"}),
+    chat(logit_bias={"50256": -100}, parallel_tool_calls=True, metadata={"k": "v"}),
+    chat(response_format={"type": "json_object"}),  # the scripted model cannot: a 400
+    chat(response_format={"type": "json_schema"}),
+    chat(response_format={"type": "xml"}),
+    chat(logprobs=True),
+    chat(top_logprobs=5),
+    chat(logprobs=True, top_logprobs=21),
 ]
 
 

@@ -122,6 +122,10 @@ class Assistant:
         """A ready chat model for a ref or chain name (the default model if empty)."""
         return self.catalog.chat_model(ref or self.settings.default_model)
 
+    def model_features(self, ref: str | None = None) -> frozenset[str]:
+        """Request features (``response_format``, ``logprobs``) a ref or chain honours."""
+        return self.catalog.features(ref or self.settings.default_model)
+
     def embeddings(self, ref: str | None = None) -> Embeddings:
         """An embeddings model for a ``provider:model`` ref (default: the
         ``evals.embeddings_model`` setting)."""

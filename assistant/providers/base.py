@@ -29,6 +29,9 @@ ToolChoice = str | dict[str, Any] | None
 ALL_PARAMS = frozenset(
     {"temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty", "frequency_penalty"}
 )
+FEATURES = frozenset({"response_format", "logprobs"})
+"""Request features beyond plain chat a provider may offer: structured output
+(``response_format``: ``json_object`` or ``json_schema``) and token ``logprobs``."""
 
 
 class Provider(ABC):
@@ -40,6 +43,9 @@ class Provider(ABC):
     """Timeouts, retries and breaker settings."""
     supported_params: frozenset[str] = ALL_PARAMS
     """Sampling parameters the provider accepts; others are dropped, not sent."""
+    features: frozenset[str] = frozenset()
+    """Which of :data:`FEATURES` its chat models honour; asking for another is a 400 (never
+    silently ignored)."""
 
     @abstractmethod
     def availability(self) -> Availability:

@@ -60,6 +60,8 @@ class LocalChunk:
     text: str
     finish_reason: str | None = None
     usage: Usage | None = None
+    logprobs: list[dict[str, Any]] | None = None
+    """OpenAI's per-token entries for this text, when ``logprobs`` was asked for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,8 @@ class LocalCompletion:
     text: str
     finish_reason: str
     usage: Usage
+    logprobs: list[dict[str, Any]] | None = None
+    """OpenAI's per-token entries, when ``logprobs`` was asked for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,7 @@ class _Prepared:
     tokens: list[int]
     stop: list[str]
     options: dict[str, Any]
+    top_logprobs: int | None = None
 
 
 _END = object()
@@ -200,12 +205,62 @@ class LlamaEngine:
                 options[name] = params[name]
         if params.get("json_schema") is not None:
             options["grammar"] = _grammar(params["json_schema"])
-        return _Prepared(tokens=tokens, stop=stop, options=options)
+        if params.get("response_grammar") is not None:
+            from llama_cpp.llama_grammar import LlamaGrammar
+
+            options["grammar"] = LlamaGrammar.from_string(params["response_grammar"], verbose=False)
+        top = params.get("logprobs")
+        return _Prepared(
+            tokens=tokens,
+            stop=stop,
+            options=options,
+            top_logprobs=None if top is None else int(top),
+        )
+
+    def _logprob_stream(
+        self, prepared: _Prepared, emit: Callable[[object], None], cancelled: threading.Event
+    ) -> tuple[str, int]:
+        """Generate token by token with logprobs; the finish reason and completion tokens."""
+        from assistant.providers.llama_logprobs import TokenPiece, generate_with_logprobs
+
+        options = prepared.options
+        finish, tokens = "stop", 0
+        for item in generate_with_logprobs(
+            self._llama,
+            prepared.tokens,
+            top_logprobs=prepared.top_logprobs or 0,
+            max_tokens=int(options["max_tokens"]),
+            stop=prepared.stop,
+            sampling=options,
+            grammar=options.get("grammar"),
+            stopping_criteria=options.get("stopping_criteria"),
+            cancelled=cancelled.is_set,
+        ):
+            if isinstance(item, TokenPiece):
+                tokens += len(item.entries)
+                if item.text or item.entries:
+                    emit(LocalChunk(text=item.text, logprobs=item.entries))
+            else:
+                finish = item
+        return finish, tokens
 
     def _complete_job(
         self, messages: list[dict[str, Any]], params: dict[str, Any]
     ) -> LocalCompletion:
         prepared = self._prepare(messages, params)
+        if prepared.top_logprobs is not None:
+            chunks: list[LocalChunk] = []
+            finish, tokens = self._logprob_stream(
+                prepared,
+                lambda item: chunks.append(item) if isinstance(item, LocalChunk) else None,
+                threading.Event(),
+            )
+            return LocalCompletion(
+                text="".join(chunk.text for chunk in chunks),
+                finish_reason=finish,
+                usage=Usage(prompt_tokens=len(prepared.tokens), completion_tokens=tokens),
+                logprobs=[entry for chunk in chunks for entry in chunk.logprobs or []],
+            )
         result = self._llama.create_completion(prompt=prepared.tokens, **prepared.options)
         choice = result["choices"][0]
         usage = result.get("usage") or {}
@@ -229,6 +284,13 @@ class LlamaEngine:
             if cancelled.is_set():
                 return
             prepared = self._prepare(messages, params)
+            if prepared.top_logprobs is not None:
+                finish_reason, completion_tokens = self._logprob_stream(prepared, emit, cancelled)
+                usage = Usage(
+                    prompt_tokens=len(prepared.tokens), completion_tokens=completion_tokens
+                )
+                emit(LocalChunk(text="", finish_reason=finish_reason, usage=usage))
+                return
             pieces: list[str] = []
             finish_reason = "stop"
             chunks = self._llama.create_completion(
@@ -278,11 +340,18 @@ class LlamaEngine:
         pieces: list[str] = []
         finish_reason = "stop"
         usage = Usage()
+        logprobs: list[dict[str, Any]] | None = None
         async for chunk in self.astream(messages, params):
             pieces.append(chunk.text)
             finish_reason = chunk.finish_reason or finish_reason
             usage = chunk.usage or usage
-        return LocalCompletion(text="".join(pieces), finish_reason=finish_reason, usage=usage)
+            if chunk.logprobs is not None:
+                logprobs = (logprobs or []) + chunk.logprobs
+        if logprobs is None and params.get("logprobs") is not None:
+            logprobs = []
+        return LocalCompletion(
+            text="".join(pieces), finish_reason=finish_reason, usage=usage, logprobs=logprobs
+        )
 
     def complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> LocalCompletion:
         """Generate a whole answer (blocking)."""

@@ -38,8 +38,14 @@ from pydantic import ConfigDict
 from assistant.config import LocalProviderSettings, Settings
 from assistant.errors import InvalidRequestError
 from assistant.providers.base import Provider, ToolChoice, ToolLike
-from assistant.providers.llama_engine import LlamaEngine, LocalChunk, sampling_params
+from assistant.providers.llama_engine import (
+    LlamaEngine,
+    LocalChunk,
+    LocalCompletion,
+    sampling_params,
+)
 from assistant.providers.local_embeddings import LocalEmbeddings
+from assistant.providers.local_structured import response_grammar
 from assistant.types import Availability, Usage
 
 logger = logging.getLogger(__name__)
@@ -217,6 +223,8 @@ class ChatLocalLlama(BaseChatModel):
         chat = to_chat_dicts(messages)
         mode, tool = self._tool_plan(messages, tools, tool_choice)
         structured = {**params, "temperature": 0.0, "json_schema": None}
+        for answer_only in ("response_grammar", "logprobs"):  # the answer's, not the steps'
+            structured.pop(answer_only, None)
         structured["max_tokens"] = min(
             int(params.get("max_tokens") or TOOL_STEP_TOKENS), TOOL_STEP_TOKENS
         )
@@ -257,26 +265,40 @@ class ChatLocalLlama(BaseChatModel):
         params = sampling_params(kwargs)
         if stop:
             params["stop"] = stop
+        grammar = response_grammar(kwargs.get("response_format"))
+        if grammar is not None:
+            params["response_grammar"] = grammar
+        if kwargs.get("logprobs"):
+            params["logprobs"] = int(kwargs.get("top_logprobs") or 0)
         return params
 
-    def _answer(self, text: str, finish_reason: str, usage: Usage) -> AIMessage:
+    def _answer(self, completion: LocalCompletion) -> AIMessage:
+        metadata: dict[str, Any] = {
+            "finish_reason": completion.finish_reason,
+            "model_name": f"local:{self.model_name}",
+        }
+        if completion.logprobs is not None:
+            metadata["logprobs"] = {"content": completion.logprobs, "refusal": None}
         return AIMessage(
-            content=text,
-            usage_metadata=_usage_metadata(usage),
-            response_metadata={
-                "finish_reason": finish_reason,
-                "model_name": f"local:{self.model_name}",
-            },
+            content=completion.text,
+            usage_metadata=_usage_metadata(completion.usage),
+            response_metadata=metadata,
         )
 
     def _chunk(self, chunk: LocalChunk) -> ChatGenerationChunk:
+        metadata: dict[str, Any] = {}
+        if chunk.logprobs:
+            metadata["logprobs"] = {"content": chunk.logprobs, "refusal": None}
         if chunk.usage is None:
-            return ChatGenerationChunk(message=AIMessageChunk(content=chunk.text))
+            return ChatGenerationChunk(
+                message=AIMessageChunk(content=chunk.text, response_metadata=metadata)
+            )
         return ChatGenerationChunk(
             message=AIMessageChunk(
                 content=chunk.text,
                 usage_metadata=_usage_metadata(chunk.usage),
                 response_metadata={
+                    **metadata,
                     "finish_reason": chunk.finish_reason,
                     "model_name": f"local:{self.model_name}",
                 },
@@ -296,7 +318,7 @@ class ChatLocalLlama(BaseChatModel):
         )
         if message is None:
             completion = await self.engine.acomplete(to_chat_dicts(messages), params)
-            message = self._answer(completion.text, completion.finish_reason, completion.usage)
+            message = self._answer(completion)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _generate(
@@ -312,7 +334,7 @@ class ChatLocalLlama(BaseChatModel):
         )
         if message is None:
             completion = self.engine.complete(to_chat_dicts(messages), params)
-            message = self._answer(completion.text, completion.finish_reason, completion.usage)
+            message = self._answer(completion)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     async def _astream(
@@ -407,6 +429,7 @@ class LocalProvider(Provider):
     """Serves each configured GGUF model through its own :class:`LlamaEngine`."""
 
     name = "local"
+    features = frozenset({"response_format", "logprobs"})
 
     def __init__(self, settings: LocalProviderSettings) -> None:
         self.settings = settings

@@ -25,6 +25,7 @@ _LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 class OpenAICompatibleProvider(Provider):
     """A provider reached through ``langchain-openai``'s ``ChatOpenAI``."""
 
+    features = frozenset({"response_format", "logprobs"})
     requires_key = True
     key_env = ""
     """The variable that sets the key, named when the key is missing."""

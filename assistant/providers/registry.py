@@ -18,7 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from assistant.config import Settings
 from assistant.errors import ModelNotFoundError, ProviderUnavailableError
 from assistant.observe import NULL_OBSERVER, Observer
-from assistant.providers.base import ALL_PARAMS, Provider, ProviderFactory
+from assistant.providers.base import ALL_PARAMS, FEATURES, Provider, ProviderFactory
 from assistant.providers.breaker import CircuitBreaker
 from assistant.providers.fallback import FallbackChatModel
 from assistant.providers.resilient import ResilientChatModel
@@ -165,6 +165,22 @@ class ModelCatalog:
                 model = self._build_single(ref)
             self._models[ref] = model
         return model
+
+    def features(self, ref: str) -> frozenset[str]:
+        """The request features (:data:`~assistant.providers.base.FEATURES`) a ref or chain
+        honours: a chain only offers what every available member does."""
+        if ref in self.chains or "->" in ref:
+            refs = self.chains.get(ref) or [part.strip() for part in ref.split("->")]
+            offered = FEATURES
+            for member in refs:
+                try:
+                    provider, _ = self._resolve(member)
+                except ProviderUnavailableError:
+                    continue
+                offered = offered & provider.features
+            return offered
+        provider, _ = self._resolve(ref)
+        return provider.features
 
     def embeddings(self, ref: str) -> Embeddings:
         """An embeddings model for a ``provider:model`` ref (e.g. ``local:smollm2`` or

@@ -35,7 +35,7 @@ from assistant.errors import (
     RateLimitExceeded,
 )
 from assistant.log import redact
-from assistant.server.protocol import UnencodableText
+from assistant.server.wire.common import UnencodableText
 
 logger = logging.getLogger(__name__)
 

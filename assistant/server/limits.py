@@ -6,7 +6,7 @@ import json
 
 from assistant.config import LimitSettings
 from assistant.errors import InvalidRequestError
-from assistant.server.protocol import ChatCompletionRequest, ImagePart, TextPart
+from assistant.server.wire.chat import ChatCompletionRequest, ImagePart, TextPart
 
 
 def _chars(content: str | list[TextPart | ImagePart] | None) -> int:

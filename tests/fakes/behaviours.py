@@ -17,6 +17,8 @@ class Ok:
     prompt_tokens: int = 11
     completion_tokens: int = 7
     chunks: tuple[str, ...] | None = None
+    logprobs: bool = False
+    """Answer with OpenAI's ``logprobs`` (one entry per piece, ``-0.5`` each)."""
 
     def pieces(self) -> list[str]:
         """The content deltas of a streamed answer."""
@@ -185,9 +187,10 @@ def ok(
     prompt_tokens: int = 11,
     completion_tokens: int = 7,
     chunks: Iterable[str] | None = None,
+    logprobs: bool = False,
 ) -> Ok:
-    """A successful answer."""
-    return Ok(text, prompt_tokens, completion_tokens, tuple(chunks) if chunks else None)
+    """A successful answer (with per-piece ``logprobs`` when asked)."""
+    return Ok(text, prompt_tokens, completion_tokens, tuple(chunks) if chunks else None, logprobs)
 
 
 def status(

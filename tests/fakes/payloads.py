@@ -51,11 +51,21 @@ def _completion(behaviour: Ok, model: str) -> dict[str, Any]:
             {
                 "index": 0,
                 "message": {"role": "assistant", "content": behaviour.text},
+                "logprobs": logprobs_of(behaviour.pieces()) if behaviour.logprobs else None,
                 "finish_reason": "stop",
             }
         ],
         "usage": _usage(behaviour),
     }
+
+
+def logprobs_of(pieces: list[str]) -> dict[str, Any]:
+    """OpenAI's ``logprobs`` object for ``pieces``: each one token at -0.5."""
+    entries = [
+        {"token": piece, "logprob": -0.5, "bytes": list(piece.encode()), "top_logprobs": []}
+        for piece in pieces
+    ]
+    return {"content": entries, "refusal": None}
 
 
 def _chunk(

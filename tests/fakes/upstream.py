@@ -72,6 +72,7 @@ from tests.fakes.payloads import (
     _hash_vector,
     _send_json,
     _usage,
+    logprobs_of,
 )
 
 Scope = dict[str, Any]
@@ -537,7 +538,10 @@ class FakeUpstream:
         if pieces or not isinstance(behaviour, StreamErrorFrame):
             await event(_chunk(ident, model, {"role": "assistant", "content": ""}))
         for piece in pieces:
-            await event(_chunk(ident, model, {"content": piece}))
+            frame = _chunk(ident, model, {"content": piece})
+            if isinstance(behaviour, Ok) and behaviour.logprobs:
+                frame["choices"][0]["logprobs"] = logprobs_of([piece])
+            await event(frame)
         if isinstance(behaviour, StreamErrorFrame):
             body = _error_body(behaviour.message, "server_error")
             body["error"]["code"] = behaviour.code

@@ -9,7 +9,8 @@ Events are written as bytes straight into Starlette's ``StreamingResponse`` (whi
 the stream when the client disconnects), and the model is driven through
 :func:`~assistant.providers.open_stream` (one LangChain callback layer, not two): sse-starlette's
 per-event objects and timeouts plus a second callback layer cost about 40% of the server's time
-per token (``benchmarks/local_model.py``).
+per token (``benchmarks/local_model.py``). Every frame is written by
+:mod:`assistant.server.wire.frames`, fresh or replayed from the cache.
 """
 
 from __future__ import annotations
@@ -27,26 +28,22 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.runnables import Runnable
 
 from assistant.agent import AgentEvent, CachePolicy, RunContext
-from assistant.log import redact
+from assistant.errors import InvalidRequestError
 from assistant.providers import open_stream
 from assistant.server import caching
 from assistant.server.auth import PrincipalDep
 from assistant.server.deps import AssistantDep
-from assistant.server.errors import to_api_error
 from assistant.server.limits import check_limits
-from assistant.server.protocol import (
-    ChatCompletionRequest,
-    ChunkWriter,
-    completion_body,
-    completion_id,
-)
+from assistant.server.wire import frames
+from assistant.server.wire.chat import ChatCompletionRequest
+from assistant.server.wire.common import DONE, STREAM_HEADERS
+from assistant.server.wire.frames import ChunkWriter
+from assistant.server.wire.prepared import PreparedChat, prepare_chat
 from assistant.types import TextDelta, ToolFinished, ToolStarted
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["chat"])
-
-DONE = "[DONE]"
 
 T = TypeVar("T")
 
@@ -55,17 +52,27 @@ Spend = Callable[[int], Awaitable[None]]
 
 
 def _runnable(
-    assistant: AssistantDep, body: ChatCompletionRequest
+    assistant: AssistantDep, request: PreparedChat
 ) -> Runnable[LanguageModelInput, BaseMessage]:
-    model = assistant.chat_model(body.model)
-    if body.tools and body.tool_choice != "none":
-        options: dict[str, Any] = {"tool_choice": body.tool_choice}
-        return model.bind_tools(body.tool_schemas(), **options)
+    model = assistant.chat_model(request.model)
+    if request.tools and request.body.tool_choice != "none":
+        options: dict[str, Any] = {"tool_choice": request.body.tool_choice}
+        return model.bind_tools(request.tools, **options)
     return model
 
 
-def _event(data: str) -> bytes:
-    return b"data: " + data.encode() + b"\n\n"
+def _check_features(assistant: AssistantDep, request: PreparedChat) -> None:
+    """A 400 naming what the model cannot do, before any call (never silently ignored)."""
+    needed = request.features
+    if not needed:
+        return
+    missing = sorted(needed - assistant.model_features(request.model))
+    if missing:
+        raise InvalidRequestError(
+            f"Model '{request.model}' does not support '{missing[0]}'.",
+            param=missing[0],
+            code="unsupported_parameter",
+        )
 
 
 def _model_frames(writer: ChunkWriter, message: BaseMessage) -> list[bytes]:
@@ -73,19 +80,19 @@ def _model_frames(writer: ChunkWriter, message: BaseMessage) -> list[bytes]:
         message if isinstance(message, AIMessageChunk) else AIMessageChunk(content=message.content)
     )
     frame = writer.delta(chunk)
-    return [] if frame is None else [_event(frame)]
+    return [] if frame is None else [frame]
 
 
 def _agent_frames(writer: ChunkWriter, event: AgentEvent) -> list[bytes]:
     if isinstance(event, TextDelta):
-        return [_event(writer.text(event.text))]
+        return [writer.text(event.text)]
     if isinstance(event, ToolStarted):
         arguments = json.dumps(event.args, ensure_ascii=False)
-        return [_event(writer.text(f"Calling {event.name}({arguments})\n", reasoning=True))]
+        return [writer.text(f"Calling {event.name}({arguments})\n", reasoning=True)]
     if isinstance(event, ToolFinished):
         outcome = "failed" if event.error else "returned"
         result = event.result if len(event.result) <= 300 else event.result[:299] + "…"
-        return [_event(writer.text(f"{event.name} {outcome}: {result}\n", reasoning=True))]
+        return [writer.text(f"{event.name} {outcome}: {result}\n", reasoning=True)]
     usage = event.usage
     writer.count(usage.prompt_tokens, usage.completion_tokens)
     return []
@@ -95,62 +102,60 @@ async def _events(
     writer: ChunkWriter,
     first: T | None,
     rest: AsyncIterator[T],
-    frames: Callable[[ChunkWriter, T], list[bytes]],
+    to_frames: Callable[[ChunkWriter, T], list[bytes]],
     include_usage: bool,
     secrets: list[str],
     on_done: Callable[[int], Awaitable[None]] | None = None,
     on_complete: Callable[[ChunkWriter], Awaitable[None]] | None = None,
 ) -> AsyncIterator[bytes]:
-    """The server-sent events of one answer: role chunk, ``frames`` of each item, finish chunk,
-    usage chunk if asked, ``[DONE]``; a failure is one error frame. Closing this closes ``rest``
-    (which stops generation). ``on_done`` gets the tokens spent, however the stream ends;
-    ``on_complete`` runs only when the answer reached its finish chunk."""
-    yield _event(writer.role())
+    """The server-sent events of one answer: role chunk, the frames of each item, finish
+    chunk, usage chunk if asked, ``[DONE]``; a failure is one error frame. Closing this closes
+    ``rest`` (which stops generation). ``on_done`` gets the tokens spent, however the stream
+    ends; ``on_complete`` runs only when the answer reached its finish chunk."""
+    yield writer.role()
     try:
         item = first
         while item is not None:
-            for frame in frames(writer, item):
+            for frame in to_frames(writer, item):
                 yield frame
             item = await anext(rest, None)
-        yield _event(writer.finish())
+        yield writer.finish()
         if include_usage:
-            yield _event(writer.usage())
+            yield writer.usage()
         if on_complete is not None:
             await on_complete(writer)
     except Exception as exc:
-        yield _event(_error_frame(exc, secrets))
+        yield frames.error_frame(exc, secrets)
     finally:
         closer = getattr(rest, "aclose", None)
         if closer is not None:
             await closer()
         if on_done is not None:
             await on_done(writer.tokens)
-    yield _event(DONE)
+    yield DONE
 
 
-def _error_frame(exc: Exception, secrets: list[str]) -> str:
-    error = to_api_error(exc)
-    logger.warning("stream failed after first byte: %s", redact(str(exc), secrets))
-    body = error.body()
-    body["error"]["message"] = redact(body["error"]["message"], secrets)
-    return json.dumps(body, separators=(",", ":"))
-
-
-_AGENT_SETTINGS = frozenset({"temperature", "top_p", "max_tokens", "seed"})
+_AGENT_SETTINGS = frozenset({"temperature", "top_p", "max_tokens", "seed", "response_format"})
 """Request fields that apply to every model call of an agent turn (over the profile's)."""
 
 
 async def _agent_completion(
-    body: ChatCompletionRequest, assistant: AssistantDep, spend: Spend, policy: CachePolicy
+    request: PreparedChat, assistant: AssistantDep, spend: Spend, policy: CachePolicy
 ) -> Any:
     """An agent profile answers: the whole turn, or its events as they happen."""
-    agent = assistant.agent(body.model)
-    messages = body.langchain_messages()
-    completion = completion_id()
-    overrides = body.sampling().as_kwargs(supported=_AGENT_SETTINGS)
+    if request.kwargs.get("logprobs"):
+        raise InvalidRequestError(
+            f"'{request.model}' is an agent profile; logprobs come from raw models "
+            "(ask for the model itself).",
+            param="logprobs",
+            code="unsupported_parameter",
+        )
+    agent = assistant.agent(request.model)
+    ident = frames.completion_id()
+    overrides = {k: v for k, v in request.kwargs.items() if k in _AGENT_SETTINGS}
     context = RunContext(model_settings=overrides, cache_policy=policy)
-    if not body.stream:
-        result = await agent.arun(messages, context=context)
+    if not request.stream:
+        result = await agent.arun(request.messages, context=context)
         usage = result.usage
         await spend(usage.total_tokens)
         answer = AIMessage(
@@ -162,21 +167,21 @@ async def _agent_completion(
             },
         )
         return JSONResponse(
-            completion_body(completion, body.model, answer),
+            frames.completion(ident, request.model, frames.answer_of(answer)),
             headers={caching.HEADER: result.cache},
         )
-    events = aiter(agent.astream(messages, context=context))
+    events = aiter(agent.astream(request.messages, context=context))
     return await _streaming_response(
-        body, completion, events, _agent_frames, assistant.secrets(), spend,
+        request, ident, events, _agent_frames, assistant.secrets(), spend,
         headers=lambda: {caching.HEADER: context.cache_result},
     )  # fmt: skip
 
 
 async def _streaming_response(
-    body: ChatCompletionRequest,
-    completion: str,
+    request: PreparedChat,
+    ident: str,
     items: AsyncIterator[T],
-    frames: Callable[[ChunkWriter, T], list[bytes]],
+    to_frames: Callable[[ChunkWriter, T], list[bytes]],
     secrets: list[str],
     spend: Spend,
     on_complete: Callable[[ChunkWriter], Awaitable[None]] | None = None,
@@ -191,16 +196,13 @@ async def _streaming_response(
     except BaseException:
         await items.aclose()  # type: ignore[attr-defined]
         raise
-    include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    writer = ChunkWriter(completion, body.model, keep_answer=on_complete is not None)
+    writer = ChunkWriter(ident, request.model, keep_answer=on_complete is not None)
     return StreamingResponse(
-        _events(writer, first, items, frames, include_usage, secrets, spend, on_complete),
+        _events(
+            writer, first, items, to_frames, request.include_usage, secrets, spend, on_complete
+        ),
         media_type="text/event-stream",
-        headers={
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",
-            **((headers() if callable(headers) else headers) or {}),
-        },
+        headers={**STREAM_HEADERS, **((headers() if callable(headers) else headers) or {})},
     )
 
 
@@ -220,51 +222,67 @@ async def create_chat_completion(
         if not principal.admin:
             await limiter.spend(principal.name, tokens)
 
+    prepared = prepare_chat(body)
     cache_control = request.headers.get("cache-control")
     if assistant.is_agent(body.model):
         policy = caching.policy(body, principal.name, cache_control)
-        return await _agent_completion(body, assistant, spend, policy)
-    runnable = _runnable(assistant, body)
-    messages = body.langchain_messages()
-    kwargs = body.sampling().as_kwargs()
+        return await _agent_completion(prepared, assistant, spend, policy)
+    _check_features(assistant, prepared)
+    return await answer_chat(prepared, assistant, spend, principal.name, cache_control)
+
+
+async def answer_chat(
+    request: PreparedChat,
+    assistant: AssistantDep,
+    spend: Spend,
+    tenant: str,
+    cache_control: str | None,
+) -> Any:
+    """A raw model answers a prepared request: from the cache, whole, or streamed."""
+    runnable = _runnable(assistant, request)
     cache = assistant.cache
-    plan = caching.plan(cache, body, kwargs, principal.name, cache_control)
+    plan = caching.plan(cache, request, tenant, cache_control)
     if cache is not None and plan.key is not None and plan.read:
         hit = await cache.get(plan.key)
         if hit is not None:
-            return _replay(body, hit)
+            return _replay(request, frames.decode_answer(hit))
     headers = {caching.HEADER: plan.label}
-    completion = completion_id()
+    ident = frames.completion_id()
     started = time.perf_counter()
-    if not body.stream:
-        message = await runnable.ainvoke(messages, **kwargs)
-        answer = completion_body(completion, body.model, message)
+    if not request.stream:
+        message = await runnable.ainvoke(request.messages, **request.kwargs)
+        answer = frames.answer_of(message)
         await spend(answer["usage"]["total_tokens"])
         if cache is not None and plan.key is not None and plan.write:
             cost = time.perf_counter() - started
-            await cache.put(plan.key, caching.stored_answer(answer), cost_s=cost)
-        return JSONResponse(answer, headers=headers)
+            await cache.put(plan.key, frames.encode_answer(answer), cost_s=cost)
+        return JSONResponse(frames.completion(ident, request.model, answer), headers=headers)
 
     async def store(writer: ChunkWriter) -> None:
         if cache is not None and plan.key is not None:
-            value = caching.streamed_answer(*writer.answer())
+            value = frames.encode_answer(writer.answer())
             await cache.put(plan.key, value, cost_s=time.perf_counter() - started)
 
-    stream = open_stream(runnable, messages, kwargs)
+    stream = open_stream(runnable, request.messages, request.kwargs)
     on_complete = store if cache is not None and plan.key is not None and plan.write else None
     return await _streaming_response(
-        body, completion, stream, _model_frames, assistant.secrets(), spend, on_complete, headers
+        request, ident, stream, _model_frames, assistant.secrets(), spend, on_complete, headers
     )
 
 
-def _replay(body: ChatCompletionRequest, stored: bytes) -> Any:
-    """A cached answer, whole or streamed."""
+def _replay(request: PreparedChat, answer: frames.Answer) -> Any:
+    """A cached answer, whole or streamed, framed like a fresh one (with a fresh id)."""
     headers = {caching.HEADER: "hit"}
-    if not body.stream:
-        return JSONResponse(caching.replayed_completion(stored, body.model), headers=headers)
-    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    ident = frames.completion_id()
+    if not request.stream:
+        return JSONResponse(frames.completion(ident, request.model, answer), headers=headers)
+
+    async def replayed() -> AsyncIterator[bytes]:
+        for frame in ChunkWriter(ident, request.model).replay(
+            answer, include_usage=request.include_usage
+        ):
+            yield frame
+
     return StreamingResponse(
-        caching.replayed_stream(stored, body.model, include_usage),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", **headers},
+        replayed(), media_type="text/event-stream", headers={**STREAM_HEADERS, **headers}
     )
