@@ -22,7 +22,7 @@ from assistant.errors import AssistantError, ModelNotFoundError
 from assistant.knowledge import TOOL_NAME, KnowledgeBase, knowledge_search_tool
 from assistant.metrics import Metrics
 from assistant.observe import NULL_OBSERVER
-from assistant.providers import LocalProvider, ModelCatalog, ProviderRegistry
+from assistant.providers import EmbeddingBatch, LocalProvider, ModelCatalog, ProviderRegistry
 from assistant.tools import ToolRegistry
 from assistant.types import ModelInfo
 
@@ -130,6 +130,13 @@ class Assistant:
         """An embeddings model for a ``provider:model`` ref (default: the
         ``evals.embeddings_model`` setting)."""
         return self.catalog.embeddings(ref or self.settings.evals.embeddings_model)
+
+    async def create_embeddings(
+        self, ref: str, inputs: list[str | list[int]], dimensions: int | None = None
+    ) -> EmbeddingBatch:
+        """Vectors for texts or token arrays, and the tokens they took (the API's
+        ``/v1/embeddings``)."""
+        return await self.catalog.create_embeddings(ref, inputs, dimensions)
 
     def secrets(self) -> list[str]:
         """Every configured secret, for redaction."""

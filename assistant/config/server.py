@@ -55,6 +55,15 @@ class LimitSettings(Section):
     max_tokens: int = Field(32_768, ge=1, description="Largest `max_tokens` a request may ask.")
     max_tools: int = Field(128, ge=0, description="Tools offered in one request.")
     max_tool_bytes: int = Field(32_768, ge=64, description="Size of one tool's JSON definition.")
+    max_embedding_inputs: int = Field(
+        2048, ge=1, description="Inputs in one `/v1/embeddings` request (OpenAI's limit)."
+    )
+    max_embedding_input_tokens: int = Field(
+        8192,
+        ge=1,
+        description="Tokens in one embedding input (a token array's length; text counted as "
+        "its UTF-8 bytes / 4, rounded up).",
+    )
 
 
 class ServerSettings(Section):

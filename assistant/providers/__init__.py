@@ -1,7 +1,7 @@
 """The provider layer: ``provider:model`` refs to LangChain chat models, with retries,
 circuit breakers and fallback chains. See :mod:`assistant.providers.base` for plugins."""
 
-from assistant.providers.base import Provider, ProviderFactory
+from assistant.providers.base import EmbeddingBatch, EmbeddingInput, Provider, ProviderFactory
 from assistant.providers.breaker import BreakerState, CircuitBreaker
 from assistant.providers.fallback import FallbackChatModel
 from assistant.providers.local import ChatLocalLlama, LocalProvider
@@ -14,6 +14,8 @@ __all__ = [
     "BreakerState",
     "ChatLocalLlama",
     "CircuitBreaker",
+    "EmbeddingBatch",
+    "EmbeddingInput",
     "FallbackChatModel",
     "LocalProvider",
     "ModelCatalog",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
@@ -17,7 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
 from assistant.config import ResilienceSettings, Settings
-from assistant.errors import ModelNotFoundError, ProviderError
+from assistant.errors import InvalidRequestError, ModelNotFoundError, ProviderError
 from assistant.providers.upstream_errors import map_exception
 from assistant.types import Availability
 
@@ -32,6 +33,18 @@ ALL_PARAMS = frozenset(
 FEATURES = frozenset({"response_format", "logprobs"})
 """Request features beyond plain chat a provider may offer: structured output
 (``response_format``: ``json_object`` or ``json_schema``) and token ``logprobs``."""
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingBatch:
+    """Vectors for a batch of inputs, in order, and the tokens they took."""
+
+    vectors: list[list[float]]
+    prompt_tokens: int
+
+
+EmbeddingInput = str | list[int]
+"""A text, or a token array in the model's own vocabulary."""
 
 
 class Provider(ABC):
@@ -68,6 +81,24 @@ class Provider(ABC):
         raise ModelNotFoundError(
             f"{self.name}:{model}", f"provider '{self.name}' has no embeddings endpoint"
         )
+
+    async def create_embeddings(
+        self, model: str, inputs: list[EmbeddingInput], dimensions: int | None = None
+    ) -> EmbeddingBatch:
+        """Embed ``inputs`` for the ``/v1/embeddings`` route. This default goes through
+        :meth:`embeddings` (texts only, native size, tokens estimated at four characters
+        each); providers with an endpoint of their own override it."""
+        if dimensions is not None:
+            raise InvalidRequestError(
+                f"'{self.name}:{model}' does not support 'dimensions'", param="dimensions"
+            )
+        if not all(isinstance(item, str) for item in inputs):
+            raise InvalidRequestError(
+                f"'{self.name}:{model}' takes text input, not token arrays", param="input"
+            )
+        texts = [str(item) for item in inputs]
+        vectors = await self.embeddings(model).aembed_documents(texts)
+        return EmbeddingBatch(vectors, sum(-(-len(text) // 4) for text in texts))
 
     def map_error(self, exc: BaseException) -> ProviderError | None:
         """Translate an SDK failure into the error tree (``None``: a bug, not retried)."""

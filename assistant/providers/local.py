@@ -37,7 +37,13 @@ from pydantic import ConfigDict
 
 from assistant.config import LocalProviderSettings, Settings
 from assistant.errors import InvalidRequestError
-from assistant.providers.base import Provider, ToolChoice, ToolLike
+from assistant.providers.base import (
+    EmbeddingBatch,
+    EmbeddingInput,
+    Provider,
+    ToolChoice,
+    ToolLike,
+)
 from assistant.providers.llama_engine import (
     LlamaEngine,
     LocalChunk,
@@ -458,6 +464,20 @@ class LocalProvider(Provider):
         if model not in self._embeddings:
             self._embeddings[model] = LocalEmbeddings(model, self.settings.models[model])
         return self._embeddings[model]
+
+    async def create_embeddings(
+        self, model: str, inputs: list[EmbeddingInput], dimensions: int | None = None
+    ) -> EmbeddingBatch:
+        """Exact token counts; token arrays are read in the model's own vocabulary."""
+        if dimensions is not None:
+            raise InvalidRequestError(
+                f"'local:{model}' has vectors of one size only; leave out 'dimensions'",
+                param="dimensions",
+            )
+        embeddings = self.embeddings(model)
+        assert isinstance(embeddings, LocalEmbeddings)  # noqa: S101 - built just above
+        vectors, tokens = await asyncio.to_thread(embeddings.embed_inputs, list(inputs))
+        return EmbeddingBatch(vectors, tokens)
 
     def close(self) -> None:
         for engine in self.engines.values():

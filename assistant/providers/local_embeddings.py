@@ -90,6 +90,23 @@ class LocalEmbeddings(Embeddings):
                 vectors.extend(llama.embed(batch, normalize=True, truncate=True))
         return vectors
 
+    def embed_inputs(self, inputs: list[str | list[int]]) -> tuple[list[list[float]], int]:
+        """Vectors for texts or token arrays (in this model's vocabulary), and the tokens they
+        took (blocking)."""
+        with self._lock:
+            llama = self._load()
+            texts = [
+                item
+                if isinstance(item, str)
+                else bytes(llama.detokenize(item)).decode("utf-8", errors="replace")
+                for item in inputs
+            ]
+            tokens = sum(
+                len(item) if isinstance(item, list) else len(llama.tokenize(item.encode(), False))
+                for item in inputs
+            )
+        return self._embed(texts), tokens
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """One normalised vector per text."""
         return self._embed(list(texts)) if texts else []

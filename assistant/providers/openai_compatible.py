@@ -9,6 +9,7 @@ does the retrying, so attempts do not multiply.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import httpx
 from langchain_core.embeddings import Embeddings
@@ -16,7 +17,7 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
 from assistant.config import RemoteProviderSettings, Settings
-from assistant.providers.base import Provider
+from assistant.providers.base import EmbeddingBatch, EmbeddingInput, Provider
 from assistant.types import Availability
 
 _LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
@@ -110,6 +111,27 @@ class OpenAICompatibleProvider(Provider):
                 check_embedding_ctx_length=False,
             )
         return self._embeddings[model]
+
+    async def create_embeddings(
+        self, model: str, inputs: list[EmbeddingInput], dimensions: int | None = None
+    ) -> EmbeddingBatch:
+        """Passed through to the upstream's ``/embeddings`` (token arrays and ``dimensions``
+        included), on the pooled client; the upstream's usage is reported."""
+        client = getattr(self.embeddings(model), "async_client", None)
+        if client is None:  # pragma: no cover - OpenAIEmbeddings always has one
+            return await super().create_embeddings(model, inputs, dimensions)
+        options: dict[str, Any] = {"dimensions": dimensions} if dimensions is not None else {}
+        try:
+            response = await client.create(input=inputs, model=model, **options)
+        except Exception as exc:
+            mapped = self.map_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        ordered = sorted(response.data, key=lambda item: item.index)
+        usage = getattr(response, "usage", None)
+        tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+        return EmbeddingBatch([list(item.embedding) for item in ordered], tokens)
 
     def close(self) -> None:
         if self._sync_client is not None:

@@ -18,7 +18,14 @@ from langchain_core.language_models import BaseChatModel
 from assistant.config import Settings
 from assistant.errors import ModelNotFoundError, ProviderUnavailableError
 from assistant.observe import NULL_OBSERVER, Observer
-from assistant.providers.base import ALL_PARAMS, FEATURES, Provider, ProviderFactory
+from assistant.providers.base import (
+    ALL_PARAMS,
+    FEATURES,
+    EmbeddingBatch,
+    EmbeddingInput,
+    Provider,
+    ProviderFactory,
+)
 from assistant.providers.breaker import CircuitBreaker
 from assistant.providers.fallback import FallbackChatModel
 from assistant.providers.resilient import ResilientChatModel
@@ -187,6 +194,13 @@ class ModelCatalog:
         ``openai:text-embedding-3-small``), from the provider's own endpoint (cached by it)."""
         provider, model = self._resolve(ref)
         return provider.embeddings(model)
+
+    async def create_embeddings(
+        self, ref: str, inputs: list[EmbeddingInput], dimensions: int | None = None
+    ) -> EmbeddingBatch:
+        """Embed ``inputs`` with the provider serving ``ref`` (``/v1/embeddings``)."""
+        provider, model = self._resolve(ref)
+        return await provider.create_embeddings(model, inputs, dimensions)
 
     def _resolve(self, ref: str) -> tuple[Provider, str]:
         """The available provider serving ``ref``, and the model's name there."""
