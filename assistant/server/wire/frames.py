@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import UsageMetadata
@@ -148,12 +148,92 @@ def error_frame(exc: BaseException, secrets: list[str]) -> bytes:
     return event(body)
 
 
+class StreamWriter(Protocol):
+    """Writes the events of one streamed answer in an endpoint's framing (chat chunks, the
+    Responses API's typed events), from the same model chunks and agent events."""
+
+    @property
+    def tokens(self) -> int:
+        """Prompt plus answer tokens seen so far."""
+        ...
+
+    def start(self) -> bytes:
+        """The first events, before any content."""
+        ...
+
+    def delta(self, chunk: AIMessageChunk) -> bytes | None:
+        """The events of one model chunk, or ``None`` if it carries nothing to send."""
+        ...
+
+    def text(self, text: str, *, reasoning: bool = False) -> bytes:
+        """The events of a piece of text (an agent's answer or its working)."""
+        ...
+
+    def count(self, prompt_tokens: int, completion_tokens: int) -> None:
+        """Add tokens that did not arrive on chunks."""
+        ...
+
+    def end(self) -> bytes:
+        """The events that complete the answer."""
+        ...
+
+    def failed(self, exc: BaseException, secrets: list[str]) -> bytes:
+        """The event that reports a failure after the first byte."""
+        ...
+
+    def close(self) -> bytes:
+        """What ends the stream however it went (``[DONE]`` for chat)."""
+        ...
+
+    def answer(self) -> Answer:
+        """What streamed, as an :data:`Answer` (when built with ``keep_answer``)."""
+        ...
+
+    def replay(self, answer: Answer) -> list[bytes]:
+        """A whole stored answer as the events of a stream."""
+        ...
+
+
+class Framing(Protocol):
+    """How one endpoint writes answers: a whole object, or a stream writer."""
+
+    def whole(self, answer: Answer) -> dict[str, Any]:
+        """The whole answer's JSON object."""
+        ...
+
+    def writer(self, *, keep_answer: bool) -> StreamWriter:
+        """A writer for a streamed answer."""
+        ...
+
+
+class ChatFraming:
+    """Chat completions: ``chat.completion`` objects and ``chat.completion.chunk`` events."""
+
+    def __init__(self, model: str, *, include_usage: bool = False) -> None:
+        self.model = model
+        self.include_usage = include_usage
+
+    def whole(self, answer: Answer) -> dict[str, Any]:
+        """A ``chat.completion`` with a fresh id."""
+        return completion(completion_id(), self.model, answer)
+
+    def writer(self, *, keep_answer: bool) -> ChunkWriter:
+        """A chunk writer with a fresh id."""
+        return ChunkWriter(
+            completion_id(), self.model, keep_answer=keep_answer, include_usage=self.include_usage
+        )
+
+
 class ChunkWriter:
     """Writes the ``chat.completion.chunk`` events of one streamed answer."""
 
-    def __init__(self, ident: str, model: str, *, keep_answer: bool = False) -> None:
+    def __init__(
+        self, ident: str, model: str, *, keep_answer: bool = False, include_usage: bool = False
+    ) -> None:
         self.ident = ident
         self.model = model
+        self.include_usage = include_usage
+        """End with a usage chunk (``stream_options.include_usage``)."""
         self.keep_answer = keep_answer
         """Keep the text, tool calls and logprobs for :meth:`answer` (only when the cache
         stores it: this is the per-token path)."""
@@ -185,7 +265,7 @@ class ChunkWriter:
             choice["logprobs"] = {"content": logprobs, "refusal": None}
         return self._frame([choice])
 
-    def role(self) -> bytes:
+    def start(self) -> bytes:
         """The first event: the assistant role."""
         return self._delta({"role": "assistant", "content": ""})
 
@@ -277,15 +357,24 @@ class ChunkWriter:
         """Prompt plus answer tokens seen so far."""
         return self._prompt_tokens + self._completion_tokens
 
-    def finish(self) -> bytes:
-        """The event that ends the choice."""
-        return self._frame([{"index": 0, "delta": {}, "finish_reason": self.finish_reason}])
+    def end(self) -> bytes:
+        """The event that ends the choice, then the usage chunk if asked."""
+        finish = self._frame([{"index": 0, "delta": {}, "finish_reason": self.finish_reason}])
+        if not self.include_usage:
+            return finish
+        return finish + self._frame(
+            [], usage=usage_of(self._prompt_tokens, self._completion_tokens)
+        )
 
-    def usage(self) -> bytes:
-        """The last event when ``stream_options.include_usage`` is set."""
-        return self._frame([], usage=usage_of(self._prompt_tokens, self._completion_tokens))
+    def failed(self, exc: BaseException, secrets: list[str]) -> bytes:
+        """An error frame (OpenAI's error body, secrets redacted)."""
+        return error_frame(exc, secrets)
 
-    def replay(self, answer: Answer, *, include_usage: bool) -> list[bytes]:
+    def close(self) -> bytes:
+        """``[DONE]``."""
+        return DONE
+
+    def replay(self, answer: Answer) -> list[bytes]:
         """A whole stored answer as the events of a stream, through the same frames."""
         message = answer["message"]
         usage = answer["usage"]
@@ -293,14 +382,12 @@ class ChunkWriter:
         self._completion_tokens = int(usage["completion_tokens"])
         self._finish_reason = answer["finish_reason"]
         logprobs = (answer.get("logprobs") or {}).get("content")
-        frames = [self.role()]
+        frames = [self.start()]
         if message.get("content") or logprobs:
             frames.append(self._delta({"content": message.get("content") or ""}, logprobs))
         for index, call in enumerate(message.get("tool_calls") or []):
             self._tool_calls = True
             frames.append(self._delta({"tool_calls": [{"index": index, **call}]}))
-        frames.append(self.finish())
-        if include_usage:
-            frames.append(self.usage())
-        frames.append(DONE)
+        frames.append(self.end())
+        frames.append(self.close())
         return frames
