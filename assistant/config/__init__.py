@@ -157,6 +157,12 @@ class SessionSettings(Section):
 
     redis_url: str | None = Field(None, description="Redis URL; empty: in process memory.")
     max_sessions: int = Field(10_000, ge=1, description="In-memory sessions kept (oldest go).")
+    response_ttl: float = Field(
+        30 * 86400.0,
+        gt=0,
+        description="Seconds a stored Responses API conversation can be continued with "
+        "`previous_response_id` (OpenAI keeps them 30 days).",
+    )
 
 
 class CacheSettings(Section):

@@ -15,7 +15,16 @@ from assistant.server.auth import Authenticator
 from assistant.server.errors import install_error_handlers
 from assistant.server.middleware import CancelOnDisconnectMiddleware, RequestContextMiddleware
 from assistant.server.ratelimit import rate_limiter
-from assistant.server.routes import admin, cache, chat, embeddings, health, metrics, models
+from assistant.server.routes import (
+    admin,
+    cache,
+    chat,
+    embeddings,
+    health,
+    metrics,
+    models,
+    responses,
+)
 
 
 def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAPI:
@@ -60,6 +69,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     app.include_router(models.router)
     app.include_router(chat.router)
     app.include_router(embeddings.router)
+    app.include_router(responses.router)
     app.include_router(admin.router)
     app.include_router(cache.router)
     app.include_router(health.router)
