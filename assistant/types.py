@@ -134,11 +134,13 @@ TrajectoryStep = ModelCallRecord | ToolCallRecord
 
 @dataclass(frozen=True, slots=True)
 class ToolStarted:
-    """Stream event: the agent is about to run a tool."""
+    """Stream event: the agent is about to run a tool (``client``: one of the caller's own
+    functions, which ends the turn unexecuted)."""
 
     name: str
     args: dict[str, Any]
     call_id: str
+    client: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -289,3 +289,30 @@ async def test_response_format_is_part_of_the_cache_key() -> None:
         )
     assert shaped.headers["x-cache"] == "miss" and len(model.seen) == 2
     assert model.seen_kwargs[1]["response_format"] == {"type": "json_object"}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_response_format_with_tools_reaches_the_upstream_unchanged(
+    sdk: openai.OpenAI, upstream: FakeUpstream, stream: bool
+) -> None:
+    """LangChain would send this through the SDK's ``parse`` helpers, which refuse tools not
+    marked strict and rewrite a schema without a ``title``: it must go out as sent."""
+    upstream.script(ok('{"name": "Ada"}'))
+    weather = {"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}}}}  # fmt: skip
+    answer = sdk.chat.completions.create(
+        model="fake:gpt-fake",
+        messages=ASK_PERSON,
+        tools=[weather],
+        response_format=SCHEMA_FORMAT,
+        stream=stream,
+    )
+    text = (
+        "".join(c.choices[0].delta.content or "" for c in answer if c.choices)  # type: ignore[union-attr]
+        if stream
+        else answer.choices[0].message.content  # type: ignore[union-attr]
+    )
+    assert text == '{"name": "Ada"}'
+    sent = upstream.requests[-1].body
+    assert sent["response_format"] == SCHEMA_FORMAT
+    assert sent["tools"][0]["function"]["name"] == "get_weather"

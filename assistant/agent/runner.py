@@ -33,7 +33,7 @@ from langchain_core.tools import BaseTool
 from langgraph.errors import GraphRecursionError
 
 from assistant.agent.caching import ModelCacheMiddleware
-from assistant.agent.client_tools import ClientToolsMiddleware
+from assistant.agent.client_tools import ClientToolsMiddleware, client_tool_names
 from assistant.agent.middleware import (
     CachePolicy,
     ContextBudgetMiddleware,
@@ -267,7 +267,7 @@ class Agent:
                         if chunk.text:
                             yield TextDelta(chunk.text)
                 elif mode == "updates":
-                    for event in _tool_events(data):
+                    for event in _tool_events(data, client_tool_names(context)):
                         yield event
                 elif mode == "values":
                     state_messages = list(data["messages"])
@@ -305,7 +305,9 @@ class _RawArguments:
         return {entry["id"]: entry["args"] for entry in self._calls.values() if entry["id"]}
 
 
-def _tool_events(update: dict[str, Any]) -> list[ToolStarted | ToolFinished]:
+def _tool_events(
+    update: dict[str, Any], client_tools: set[str]
+) -> list[ToolStarted | ToolFinished]:
     events: list[ToolStarted | ToolFinished] = []
     for node_update in update.values():
         for message in (
@@ -317,6 +319,7 @@ def _tool_events(update: dict[str, Any]) -> list[ToolStarted | ToolFinished]:
                         name=call["name"],
                         args=dict(call["args"]),
                         call_id=str(call.get("id") or ""),
+                        client=call["name"] in client_tools,
                     )
                     for call in message.tool_calls
                 )

@@ -78,10 +78,10 @@ class OpenAICompatibleProvider(Provider):
 
     def chat_model(self, model: str) -> BaseChatModel:
         if model not in self._models:
-            from langchain_openai import ChatOpenAI  # heavy: imported on first use
+            from assistant.providers.openai_chat import GatewayChatOpenAI  # heavy: on first use
 
             sync_client, async_client = self._clients()
-            self._models[model] = ChatOpenAI(
+            self._models[model] = GatewayChatOpenAI(
                 model=model,
                 api_key=SecretStr(self._key() or self.placeholder_key),
                 base_url=self.settings.base_url,

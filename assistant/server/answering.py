@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from fastapi.responses import JSONResponse, StreamingResponse
 from langchain_core.language_models import LanguageModelInput
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolCall
 from langchain_core.runnables import Runnable
 
 from assistant.agent import AgentEvent, Assistant, CachePolicy, RunContext
@@ -77,9 +77,19 @@ def _model_frames(writer: StreamWriter, message: BaseMessage) -> list[bytes]:
     return [] if frame is None else [frame]
 
 
-def _agent_frames(writer: StreamWriter, event: AgentEvent) -> list[bytes]:
+def _agent_frames(
+    writer: StreamWriter, event: AgentEvent, client_calls: dict[str, int] | None = None
+) -> list[bytes]:
+    """``client_calls`` (call id to index), when the caller offered tools of its own: a call to
+    one of them is the answer's tool call, not the agent's working."""
     if isinstance(event, TextDelta):
         return [writer.text(event.text)]
+    if isinstance(event, ToolStarted) and client_calls is not None and event.client:
+        index = client_calls.setdefault(event.call_id, len(client_calls))
+        piece = {"name": event.name, "args": json.dumps(event.args), "id": event.call_id,
+                 "index": index, "type": "tool_call_chunk"}  # fmt: skip
+        frame = writer.delta(AIMessageChunk(content="", tool_call_chunks=[piece]))
+        return [] if frame is None else [frame]
     if isinstance(event, ToolStarted):
         arguments = json.dumps(event.args, ensure_ascii=False)
         return [writer.text(f"Calling {event.name}({arguments})\n", reasoning=True)]
@@ -226,6 +236,15 @@ def _replay(request: PreparedChat, framing: Framing, answer: frames.Answer) -> A
     )
 
 
+def client_calls_of(messages: list[BaseMessage], offered: list[dict[str, Any]]) -> list[ToolCall]:
+    """The calls to the caller's own tools that ended an agent's turn (unexecuted)."""
+    names = {tool["function"]["name"] for tool in offered}
+    final = messages[-1] if messages else None
+    if not names or not isinstance(final, AIMessage):
+        return []
+    return [call for call in final.tool_calls if call["name"] in names]
+
+
 AGENT_SETTINGS = frozenset({"temperature", "top_p", "max_tokens", "seed", "response_format"})
 """Request fields that apply to every model call of an agent turn (over the profile's)."""
 
@@ -249,13 +268,15 @@ async def answer_agent(
         )
     agent = assistant.agent(request.model)
     overrides = {k: v for k, v in request.kwargs.items() if k in AGENT_SETTINGS}
-    context = RunContext(model_settings=overrides, cache_policy=policy)
+    offered = request.tools if request.body.tool_choice != "none" else []
+    context = RunContext(model_settings=overrides, cache_policy=policy, client_tools=offered)
     if not request.stream:
         result = await agent.arun(request.messages, context=context)
         usage = result.usage
         await spend(usage.total_tokens)
         message = AIMessage(
             content=result.answer,
+            tool_calls=client_calls_of(result.messages, offered),
             usage_metadata={
                 "input_tokens": usage.prompt_tokens,
                 "output_tokens": usage.completion_tokens,
@@ -267,7 +288,12 @@ async def answer_agent(
             await on_answer(answer)
         return JSONResponse(framing.whole(answer), headers={caching.HEADER: result.cache})
     events = aiter(agent.astream(request.messages, context=context))
+    calls: dict[str, int] | None = {} if offered else None
+
+    def to_frames(writer: StreamWriter, event: AgentEvent) -> list[bytes]:
+        return _agent_frames(writer, event, calls)
+
     return await _streaming_response(
-        framing, events, _agent_frames, assistant.secrets(), spend, on_answer,
+        framing, events, to_frames, assistant.secrets(), spend, on_answer,
         headers=lambda: {caching.HEADER: context.cache_result},
     )  # fmt: skip

@@ -1,0 +1,116 @@
+"""A caller's own functions offered to an agent profile, through chat completions and the
+Responses API: a call to one ends the turn and comes back as the answer's tool call (whole and
+streamed), unexecuted; the profile's own tools still run. Scripted models (deterministic)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from assistant.server import create_app
+from tests.fakes.scripted import (
+    ScriptedChatModel,
+    ScriptedProvider,
+    call_tools,
+    reply,
+    scripted_assistant,
+    tool_call,
+)
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather in a city.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+ASK = [{"role": "user", "content": "Weather in Paris? And echo hi first."}]
+
+
+def _api(*script: Any) -> tuple[httpx.AsyncClient, ScriptedChatModel]:
+    model = ScriptedChatModel(script=list(script))
+    assistant = scripted_assistant(
+        ScriptedProvider("s", model),
+        profiles={"helper": {"model": "s:m", "tools": ["echo"]}},
+        cache={"enabled": False},
+    )
+    app = create_app(assistant.settings, assistant)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+    return client, model
+
+
+def _script() -> list[Any]:
+    return [
+        call_tools(tool_call("echo", {"text": "hi"}, id="c1")),
+        call_tools(tool_call("get_weather", {"city": "Paris"}, id="c2")),
+    ]
+
+
+def _frames(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: {")]
+
+
+async def test_chat_whole_answer_carries_the_client_call() -> None:
+    api, model = _api(*_script())
+    async with api:
+        response = await api.post(
+            "/v1/chat/completions", json={"model": "helper", "messages": ASK, "tools": [WEATHER]}
+        )
+    assert response.status_code == 200, response.text
+    choice = response.json()["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    (call,) = choice["message"]["tool_calls"]
+    assert call["id"] == "c2" and call["function"]["name"] == "get_weather"
+    assert json.loads(call["function"]["arguments"]) == {"city": "Paris"}
+    assert len(model.seen) == 2  # echo ran (a second model call), get_weather ended the turn
+    assert "get_weather" in model.offered[0] and "echo" in model.offered[0]
+
+
+async def test_chat_stream_carries_the_client_call_as_tool_call_deltas() -> None:
+    api, _ = _api(*_script())
+    async with api:
+        response = await api.post(
+            "/v1/chat/completions",
+            json={"model": "helper", "messages": ASK, "tools": [WEATHER], "stream": True},
+        )
+    frames = _frames(response.text)
+    calls = [c for f in frames for c in f["choices"][0]["delta"].get("tool_calls", [])]
+    assert [c["function"]["name"] for c in calls] == ["get_weather"]
+    assert json.loads(calls[0]["function"]["arguments"]) == {"city": "Paris"}
+    assert frames[-1]["choices"][0]["finish_reason"] == "tool_calls"
+    reasoning = "".join(f["choices"][0]["delta"].get("reasoning_content", "") for f in frames)
+    assert "Calling echo" in reasoning and "get_weather" not in reasoning
+
+
+async def test_without_tools_the_agent_answers_as_before() -> None:
+    api, model = _api(reply("Sunny."))
+    async with api:
+        response = await api.post("/v1/chat/completions", json={"model": "helper", "messages": ASK})
+    assert response.json()["choices"][0]["message"] == {"role": "assistant", "content": "Sunny."}
+    assert "get_weather" not in model.offered[0]
+
+
+async def test_responses_api_agent_function_call_whole_and_streamed() -> None:
+    flat = {"type": "function", **WEATHER["function"]}  # the Responses API's tool shape
+    api, _ = _api(*_script(), *_script())
+    async with api:
+        whole = await api.post(
+            "/v1/responses", json={"model": "helper", "input": ASK, "tools": [flat]}
+        )
+        streamed = await api.post(
+            "/v1/responses",
+            json={"model": "helper", "input": ASK, "tools": [flat], "stream": True},
+        )
+    body = whole.json()
+    (item,) = body["output"]
+    assert item["type"] == "function_call" and item["call_id"] == "c2"
+    events = [json.loads(line[6:]) for line in streamed.text.splitlines()
+              if line.startswith("data: ")]  # fmt: skip
+    kinds = [event["type"] for event in events]
+    assert "response.function_call_arguments.delta" in kinds
+    final = events[-1]["response"]
+    assert kinds[-1] == "response.completed"
+    assert [i["name"] for i in final["output"] if i["type"] == "function_call"] == ["get_weather"]
