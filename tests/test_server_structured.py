@@ -316,3 +316,46 @@ def test_response_format_with_tools_reaches_the_upstream_unchanged(
     sent = upstream.requests[-1].body
     assert sent["response_format"] == SCHEMA_FORMAT
     assert sent["tools"][0]["function"]["name"] == "get_weather"
+
+
+# -- images ------------------------------------------------------------------------------------
+
+PICTURE = [
+    {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "What is in this picture?"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+        ],
+    }
+]
+
+
+@pytest.mark.slow
+def test_an_image_to_a_model_that_cannot_see_is_a_400(local: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        local.chat.completions.create(model=LOCAL, messages=PICTURE)
+    body = caught.value.body
+    assert isinstance(body, dict) and body["code"] == "images_not_supported"
+    assert "image" in body["message"]
+
+
+async def test_image_support_is_declared_per_model_and_chains_need_every_member() -> None:
+    class Seeing(ScriptedProvider):
+        def model_features(self, model: str) -> frozenset[str]:
+            return frozenset({"images"}) if model == "eyes" else frozenset()
+
+        def list_models(self) -> list[str]:
+            return ["eyes", "m"]
+
+    model = ScriptedChatModel(pieces=["a cat"])
+    async with _client(Seeing("s", model), chains={"both": ["s:eyes", "s:m"]}) as api:
+        seen = await api.post("/v1/chat/completions", json={"model": "s:eyes", "messages": PICTURE})
+        blind = await api.post("/v1/chat/completions", json={"model": "s:m", "messages": PICTURE})
+        chain = await api.post("/v1/chat/completions", json={"model": "both", "messages": PICTURE})
+    assert seen.status_code == 200
+    sent = model.seen[0][0].content
+    assert isinstance(sent, list) and any(p.get("type") == "image_url" for p in sent)  # type: ignore[union-attr]
+    assert blind.status_code == 400 and blind.json()["error"]["code"] == "images_not_supported"
+    assert chain.status_code == 400
+    assert len(model.seen) == 1  # the refused requests never reached the model

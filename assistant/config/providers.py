@@ -60,12 +60,20 @@ class RemoteProviderSettings(ResilienceSettings):
     models: list[str] = Field(
         default_factory=list, description="Models to list; any other model name works too."
     )
+    image_models: list[str] = Field(
+        default_factory=list,
+        description="Models that take image input (glob patterns such as `gpt-4o*`); a "
+        "request with image parts to any other model is a 400.",
+    )
 
 
 class OpenAISettings(RemoteProviderSettings):
     """OpenAI (`openai:`)."""
 
     models: list[str] = Field(default_factory=lambda: ["gpt-4o-mini", "gpt-4.1-mini"])
+    image_models: list[str] = Field(
+        default_factory=lambda: ["gpt-4o*", "gpt-4.1*", "gpt-5*", "o1*", "o3*", "o4*"]
+    )
 
 
 class OpenRouterSettings(RemoteProviderSettings):
@@ -74,6 +82,14 @@ class OpenRouterSettings(RemoteProviderSettings):
     base_url: str | None = "https://openrouter.ai/api/v1"
     models: list[str] = Field(
         default_factory=lambda: ["openai/gpt-4o-mini", "anthropic/claude-3.5-sonnet"]
+    )
+    image_models: list[str] = Field(
+        default_factory=lambda: [
+            "openai/gpt-4o*",
+            "openai/gpt-4.1*",
+            "anthropic/claude-*",
+            "google/gemini-*",
+        ]
     )
 
 
@@ -96,6 +112,7 @@ class AnthropicSettings(RemoteProviderSettings):
     """Anthropic (`anthropic:`)."""
 
     models: list[str] = Field(default_factory=lambda: ["claude-sonnet-4-5", "claude-haiku-4-5"])
+    image_models: list[str] = Field(default_factory=lambda: ["claude-*"])
 
 
 class CompatibleEndpointSettings(RemoteProviderSettings):

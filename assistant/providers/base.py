@@ -8,6 +8,7 @@ are registered exactly like plugins, in this project's ``pyproject.toml``.
 
 from __future__ import annotations
 
+import fnmatch
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -30,9 +31,10 @@ ToolChoice = str | dict[str, Any] | None
 ALL_PARAMS = frozenset(
     {"temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty", "frequency_penalty"}
 )
-FEATURES = frozenset({"response_format", "logprobs"})
+FEATURES = frozenset({"response_format", "logprobs", "images"})
 """Request features beyond plain chat a provider may offer: structured output
-(``response_format``: ``json_object`` or ``json_schema``) and token ``logprobs``."""
+(``response_format``: ``json_object`` or ``json_schema``), token ``logprobs``, and image
+input (``images``, per model: :meth:`Provider.model_features`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,14 @@ class Provider(ABC):
     @abstractmethod
     def chat_model(self, model: str) -> BaseChatModel:
         """A LangChain chat model for ``model``, using this provider's pooled client."""
+
+    def model_features(self, model: str) -> frozenset[str]:
+        """The features ``model`` honours: :attr:`features`, plus ``images`` when the settings
+        declare the model takes images (``image_models`` glob patterns)."""
+        patterns = getattr(getattr(self, "settings", None), "image_models", None) or []
+        if any(fnmatch.fnmatchcase(model, pattern) for pattern in patterns):
+            return self.features | {"images"}
+        return self.features
 
     def embeddings(self, model: str) -> Embeddings:
         """A LangChain embeddings model for ``model``; most providers have none."""

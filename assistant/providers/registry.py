@@ -181,13 +181,13 @@ class ModelCatalog:
             offered = FEATURES
             for member in refs:
                 try:
-                    provider, _ = self._resolve(member)
+                    provider, model = self._resolve(member)
                 except ProviderUnavailableError:
                     continue
-                offered = offered & provider.features
+                offered = offered & provider.model_features(model)
             return offered
-        provider, _ = self._resolve(ref)
-        return provider.features
+        provider, model = self._resolve(ref)
+        return provider.model_features(model)
 
     def embeddings(self, ref: str) -> Embeddings:
         """An embeddings model for a ``provider:model`` ref (e.g. ``local:smollm2`` or

@@ -55,18 +55,29 @@ def _runnable(
     return model
 
 
-def check_features(assistant: Assistant, request: PreparedChat) -> None:
-    """A 400 naming what the model cannot do, before any call (never silently ignored)."""
+def check_features(assistant: Assistant, request: PreparedChat, ref: str | None = None) -> None:
+    """A 400 naming what the model (``ref``, default the request's) cannot do, before any
+    call: never silently ignored."""
     needed = request.features
     if not needed:
         return
-    missing = sorted(needed - assistant.model_features(request.model))
-    if missing:
+    ref = ref or request.model
+    missing = sorted(needed - assistant.model_features(ref))
+    if not missing:
+        return
+    if missing[0] == "images":
         raise InvalidRequestError(
-            f"Model '{request.model}' does not support '{missing[0]}'.",
-            param=missing[0],
-            code="unsupported_parameter",
+            f"Model '{ref}' does not take image input, and the messages have image parts. "
+            "Send text only, or use a model that sees images (a provider's `image_models` "
+            "setting declares them).",
+            param="messages",
+            code="images_not_supported",
         )
+    raise InvalidRequestError(
+        f"Model '{ref}' does not support '{missing[0]}'.",
+        param=missing[0],
+        code="unsupported_parameter",
+    )
 
 
 def _model_frames(writer: StreamWriter, message: BaseMessage) -> list[bytes]:
@@ -266,6 +277,9 @@ async def answer_agent(
             param="logprobs",
             code="unsupported_parameter",
         )
+    profile = assistant.settings.profiles.get(request.model)
+    if profile is not None:
+        check_features(assistant, request, profile.model)
     agent = assistant.agent(request.model)
     overrides = {k: v for k, v in request.kwargs.items() if k in AGENT_SETTINGS}
     offered = request.tools if request.body.tool_choice != "none" else []

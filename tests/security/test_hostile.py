@@ -315,7 +315,11 @@ async def test_no_url_in_a_request_is_fetched(
     fake_upstream: FakeUpstream, fake_searxng: FakeSearxng, canary: CanaryServer, scoreboard: Any
 ) -> None:
     settings = Settings(
-        providers={"local": {"enabled": False}, "compatible": {"fake": endpoint(fake_upstream)}},
+        providers={
+            "local": {"enabled": False},
+            # the model takes images, so image URLs reach the provider (as data, never fetched)
+            "compatible": {"fake": endpoint(fake_upstream, image_models=["m"])},
+        },
         tools={"web_search": {"url": fake_searxng.url}},
         profiles={"researcher": {"model": "fake:m", "tools": ["web_search", "calculator"]}},
         default_model="fake:m",

@@ -54,6 +54,12 @@ class PreparedChat:
             needed.add("response_format")
         if self.kwargs.get("logprobs"):
             needed.add("logprobs")
+        if any(
+            isinstance(message.get("content"), list)
+            and any(part.get("type") == "image_url" for part in message["content"])
+            for message in self.wire_messages
+        ):
+            needed.add("images")
         return frozenset(needed)
 
 
