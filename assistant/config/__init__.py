@@ -49,6 +49,7 @@ from assistant.config.server import (
     LogSettings,
     MetricsSettings,
     ServerSettings,
+    TaskSettings,
 )
 from assistant.errors import ConfigError
 
@@ -479,6 +480,7 @@ __all__ = [
     "ServerSettings",
     "SessionSettings",
     "Settings",
+    "TaskSettings",
     "TogetherSettings",
     "ToolsSettings",
     "WebSearchSettings",

@@ -66,6 +66,26 @@ class LimitSettings(Section):
     )
 
 
+class TaskSettings(Section):
+    """OpenWebUI's background tasks (titles, tags, follow-ups, search queries, autocomplete)."""
+
+    enabled: bool = Field(
+        True,
+        description="Answer recognised background tasks with `model`, without the agent loop, "
+        "tools or retrieval, deterministic and cached.",
+    )
+    model: str | None = Field(
+        None,
+        description="Model for background tasks (e.g. `local:smollm2`); empty: the asked "
+        "model itself, or an agent profile's model.",
+    )
+    detect_prompts: bool = Field(
+        True,
+        description="Recognise tasks by OpenWebUI's default prompt templates too, not only by "
+        "the `X-OpenWebUI-Task` header.",
+    )
+
+
 class ServerSettings(Section):
     """The OpenAI-compatible HTTP API."""
 
@@ -74,6 +94,7 @@ class ServerSettings(Section):
     workers: int = Field(1, ge=1, description="Uvicorn worker processes.")
     auth: AuthSettings = Field(default_factory=AuthSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    tasks: TaskSettings = Field(default_factory=TaskSettings)
     cors_origins: list[str] = Field(
         default_factory=list,
         description='Origins browsers may call the API from, e.g. `["https://chat.example.com"]`.',

@@ -163,6 +163,9 @@ class ChatCompletionRequest(Lenient):
     presence_penalty: float | None = Field(None, ge=-2, le=2)
     frequency_penalty: float | None = Field(None, ge=-2, le=2)
     user: str | dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = Field(
+        None, description="Accepted, never forwarded; `metadata.task` marks a background task."
+    )
     tools: list[ToolDefinition] | None = None
     tool_choice: str | dict[str, Any] | None = None
     response_format: ResponseFormat | None = None
