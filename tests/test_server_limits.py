@@ -228,7 +228,8 @@ JSON_BODIES: list[Any] = [
     chat(tool_choice={"type": "function", "function": {"name": "missing"}}),
     chat(messages=[{"role": "user", "content": "hi"}] * 50),
     chat(messages=[{"role": "user", "content": "x" * 5000}]),
-    chat(logit_bias={"50256": -100}, parallel_tool_calls=True, metadata={"k": "v"}),
+    chat(logit_bias={}, parallel_tool_calls=True, metadata={"k": "v"}),
+    chat(logit_bias={"50256": -100}),  # not supported: a 400, not silently ignored
     chat(response_format={"type": "json_object"}),  # the scripted model cannot: a 400
     chat(response_format={"type": "json_schema"}),
     chat(response_format={"type": "xml"}),

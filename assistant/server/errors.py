@@ -147,6 +147,9 @@ def _validation_error(exc: RequestValidationError) -> APIError:
         where = cause.param or "body"
         message = f"Invalid value for '{where}': {cause}."
         return APIError(400, message, "invalid_request_error", "invalid_request", cause.param)
+    if param is None and first.get("type") == "value_error":  # a check of the whole request
+        message = str(first.get("msg", "")).removeprefix("Value error, ")
+        return APIError(400, message, "invalid_request_error", "invalid_request")
     if param is None:
         return APIError(400, _NOT_OBJECT, "invalid_request_error", "invalid_request")
     message = f"Invalid value for '{param}': {first.get('msg')}" if param else str(first.get("msg"))

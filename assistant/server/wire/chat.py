@@ -169,6 +169,9 @@ class ChatCompletionRequest(Lenient):
     tools: list[ToolDefinition] | None = None
     tool_choice: str | dict[str, Any] | None = None
     response_format: ResponseFormat | None = None
+    logit_bias: dict[str, Any] | None = Field(
+        None, description="Not supported: only an empty object is accepted."
+    )
     logprobs: bool | None = None
     top_logprobs: int | None = Field(None, ge=0, le=20)
     cache_control: str | None = Field(
@@ -181,11 +184,19 @@ class ChatCompletionRequest(Lenient):
     def _text_is_unicode(cls, data: Any) -> Any:
         return reject_unencodable(data)
 
-    @model_validator(mode="after")
-    def _top_logprobs_needs_logprobs(self) -> ChatCompletionRequest:
-        if self.top_logprobs is not None and not self.logprobs:
+    @field_validator("top_logprobs")
+    @classmethod
+    def _top_logprobs_needs_logprobs(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and not info.data.get("logprobs"):
             raise ValueError("'top_logprobs' needs 'logprobs': true")
-        return self
+        return value
+
+    @field_validator("logit_bias")
+    @classmethod
+    def _no_logit_bias(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value:
+            raise ValueError("'logit_bias' is not supported (it would be silently ignored)")
+        return value
 
     @field_validator("stop")
     @classmethod
