@@ -112,6 +112,9 @@ class ModelCallRecord:
     error: str | None = None
     cached: bool = False
     """Answered from the response cache, without calling the model."""
+    logprobs: list[dict[str, Any]] | None = None
+    """OpenAI's per-token entries of the answer (``token``, ``logprob``, ``bytes``,
+    ``top_logprobs``), when the call asked for ``logprobs``."""
     kind: str = "model"
 
 

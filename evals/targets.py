@@ -73,7 +73,9 @@ def _with_system(messages: list[Any], system_prompt: str | None) -> list[Any]:
 class ModelTarget:
     """A raw model (or chain): the case's messages in, the streamed answer out.
 
-    ``params`` are sampling parameters (``temperature``, ``max_tokens``, ``seed``...);
+    ``params`` are sampling parameters (``temperature``, ``max_tokens``, ``seed``...), and
+    ``logprobs`` / ``top_logprobs``: the answer's token logprobs are then recorded on its
+    model-call step (the ``confidence`` scorer reads them);
     ``system_prompt`` replaces the case's system message; ``ref`` is the model when ``name``
     is a label (two prompt variants of one model).
     """
@@ -109,7 +111,11 @@ class ModelTarget:
         pieces: list[str] = []
         calls: AIMessageChunk | None = None
         prompt_tokens = completion_tokens = 0
+        entries: list[dict[str, Any]] = []
         async for chunk in open_stream(runnable, messages, dict(self.params)):
+            found = chunk.response_metadata.get("logprobs")
+            if isinstance(found, dict) and isinstance(found.get("content"), list):
+                entries.extend(found["content"])
             if chunk.text:
                 first = first or time.perf_counter()
                 pieces.append(chunk.text)
@@ -124,8 +130,8 @@ class ModelTarget:
         usage_total = Usage(prompt_tokens, completion_tokens)
         text = "".join(pieces)
         trajectory: list[TrajectoryStep] = []
-        if case.tools:
-            records = tool_call_records(calls)
+        if case.tools or self.params.get("logprobs"):
+            records = tool_call_records(calls) if case.tools else []
             trajectory.append(
                 ModelCallRecord(
                     model=self.model_ref,
@@ -133,10 +139,12 @@ class ModelTarget:
                     usage=usage_total,
                     tool_calls=records,
                     text=text,
-                    tools_offered=[tool["function"]["name"] for tool in case.tools],
+                    tools_offered=[tool["function"]["name"] for tool in case.tools or []],
+                    logprobs=entries if self.params.get("logprobs") else None,
                 )
             )
-            text = _with_calls(text, records)
+            if records:
+                text = _with_calls(text, records)
         return TargetOutput(
             output=text,
             latency_s=latency,

@@ -104,7 +104,7 @@ def generate_with_logprobs(
             if cancelled():
                 finish = "cancelled"
                 break
-            if llama_cpp.llama_token_is_eog(llama._model.vocab, token):
+            if llama_cpp.llama_vocab_is_eog(llama._model.vocab, token):
                 finish = "stop"
                 break
             assert recorder.last is not None  # noqa: S101 - the processor ran for this step

@@ -17,7 +17,9 @@ Build them from specs with :func:`build_scorer`; check a dataset's specs up fron
 - ``faithfulness``, ``answer_relevancy``, ``context_precision``, ``context_recall``: ragas
   metrics (``model``, ``embeddings_model``, ``timeout``; see :mod:`evals.scorers.rag`);
 - ``recall_at_k`` (``k``), ``mrr``: retrieval against ``metadata.relevant`` labels, no judge
-  (see :mod:`evals.scorers.retrieval`).
+  (see :mod:`evals.scorers.retrieval`);
+- ``confidence``: ``exp(mean token logprob)`` of the answer, from logprobs the target
+  recorded (``params={"logprobs": True}``; see :mod:`evals.scorers.confidence`).
 
 Every scorer accepts ``label`` (the name its scores are recorded under). Models are injected,
 never named in code: ``build_scorer(spec, chat_model=assistant.chat_model,
@@ -29,7 +31,17 @@ failed: ..."`` (counted apart from wrong answers); scorers never raise; values a
 
 from __future__ import annotations
 
-from evals.scorers import calls, judge, numeric, rag, retrieval, structured, text, tools
+from evals.scorers import (
+    calls,
+    confidence,
+    judge,
+    numeric,
+    rag,
+    retrieval,
+    structured,
+    text,
+    tools,
+)
 from evals.scorers.base import (
     DEFAULT_EMBEDDINGS_MODEL,
     DEFAULT_JUDGE_MODEL,
@@ -71,6 +83,7 @@ __all__ = [
     "SpecLike",
     "build_scorer",
     "calls",
+    "confidence",
     "describe_scorers",
     "extract_number",
     "find_json",
