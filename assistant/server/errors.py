@@ -152,7 +152,8 @@ def _validation_error(exc: RequestValidationError) -> APIError:
         return APIError(400, message, "invalid_request_error", "invalid_request")
     if param is None:
         return APIError(400, _NOT_OBJECT, "invalid_request_error", "invalid_request")
-    message = f"Invalid value for '{param}': {first.get('msg')}" if param else str(first.get("msg"))
+    detail = str(first.get("msg", "")).removeprefix("Value error, ")
+    message = f"Invalid value for '{param}': {detail}" if param else detail
     if first.get("type") == "missing":
         message = f"Missing required parameter: '{param}'."
     return APIError(400, message, "invalid_request_error", "invalid_request", param)
