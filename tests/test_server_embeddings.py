@@ -150,3 +150,19 @@ def test_compatible_upstream_gets_the_request_as_sent(gateway: str, upstream: Fa
     assert sent["dimensions"] == 8
     assert len(result.data) == 2 and len(result.data[0].embedding) == 8
     assert result.usage.prompt_tokens == 2  # the upstream's count
+
+
+def test_embedding_calls_are_counted_in_the_model_metrics(
+    gateway: str, upstream: FakeUpstream
+) -> None:
+    client = openai.OpenAI(base_url=f"{gateway}/v1", api_key="unused", max_retries=0)
+    client.embeddings.create(model="fake:emb-fake", input=["one", "two", "three"])
+    text = httpx.get(f"{gateway}/metrics", timeout=10).text
+    requests = [line for line in text.splitlines()
+                if line.startswith("assistant_model_requests_total{")
+                and 'model="emb-fake"' in line and 'outcome="ok"' in line]  # fmt: skip
+    tokens = [line for line in text.splitlines()
+              if line.startswith("assistant_model_tokens_total{")
+              and 'model="emb-fake"' in line and 'kind="prompt"' in line]  # fmt: skip
+    assert requests and float(requests[0].rsplit(" ", 1)[1]) >= 1
+    assert tokens and float(tokens[0].rsplit(" ", 1)[1]) >= 3  # the upstream counts one per text

@@ -8,7 +8,9 @@ models (with retries, breaker and fallbacks) and lists what can be served.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from importlib.metadata import entry_points
 
@@ -17,7 +19,7 @@ from langchain_core.language_models import BaseChatModel
 
 from assistant.config import Settings
 from assistant.errors import ModelNotFoundError, ProviderUnavailableError
-from assistant.observe import NULL_OBSERVER, Observer
+from assistant.observe import NULL_OBSERVER, ModelCall, Observer
 from assistant.providers.base import (
     ALL_PARAMS,
     FEATURES,
@@ -198,9 +200,28 @@ class ModelCatalog:
     async def create_embeddings(
         self, ref: str, inputs: list[EmbeddingInput], dimensions: int | None = None
     ) -> EmbeddingBatch:
-        """Embed ``inputs`` with the provider serving ``ref`` (``/v1/embeddings``)."""
+        """Embed ``inputs`` with the provider serving ``ref`` (``/v1/embeddings``), reported to
+        the observer as a model call (so metrics count embeddings beside chat)."""
         provider, model = self._resolve(ref)
-        return await provider.create_embeddings(model, inputs, dimensions)
+        started = time.perf_counter()
+        try:
+            batch = await provider.create_embeddings(model, inputs, dimensions)
+        except BaseException as exc:
+            outcome = "cancelled" if isinstance(exc, asyncio.CancelledError) else type(exc).__name__
+            self.observer.model_called(
+                ModelCall(provider.name, model, outcome, time.perf_counter() - started)
+            )
+            raise
+        self.observer.model_called(
+            ModelCall(
+                provider.name,
+                model,
+                "ok",
+                time.perf_counter() - started,
+                prompt_tokens=batch.prompt_tokens,
+            )
+        )
+        return batch
 
     def _resolve(self, ref: str) -> tuple[Provider, str]:
         """The available provider serving ``ref``, and the model's name there."""
