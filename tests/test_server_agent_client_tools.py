@@ -114,3 +114,40 @@ async def test_responses_api_agent_function_call_whole_and_streamed() -> None:
     final = events[-1]["response"]
     assert kinds[-1] == "response.completed"
     assert [i["name"] for i in final["output"] if i["type"] == "function_call"] == ["get_weather"]
+
+
+async def test_previous_response_id_is_shared_by_workers_through_redis(redis_url: str) -> None:
+    """Two app instances (two workers) over one Redis session store: a response stored by
+    one is continued on the other; without Redis each worker knows only its own."""
+    from assistant.agent.sessions import MemorySessionStore, RedisSessionStore
+
+    models: list[ScriptedChatModel] = []
+
+    def worker(sessions: Any) -> httpx.AsyncClient:
+        model = ScriptedChatModel(script=[reply("First."), reply("Second.")], cycle=True)
+        models.append(model)
+        assistant = scripted_assistant(ScriptedProvider("s", model), sessions=sessions)
+        app = create_app(assistant.settings, assistant)
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+    one, two = worker(RedisSessionStore(redis_url)), worker(RedisSessionStore(redis_url))
+    async with one, two:
+        first = await one.post("/v1/responses", json={"model": "s:m", "input": "Hi"})
+        follow = await two.post(
+            "/v1/responses",
+            json={"model": "s:m", "input": "And?", "previous_response_id": first.json()["id"]},
+        )
+    assert follow.status_code == 200, follow.text
+    assert follow.json()["previous_response_id"] == first.json()["id"]
+    seen = [message.text for message in models[1].seen[0]]
+    assert seen == ["Hi", "First.", "And?"]  # the other worker continued the conversation
+
+    alone, other = worker(MemorySessionStore()), worker(MemorySessionStore())
+    async with alone, other:
+        first = await alone.post("/v1/responses", json={"model": "s:m", "input": "Hi"})
+        lost = await other.post(
+            "/v1/responses",
+            json={"model": "s:m", "input": "And?", "previous_response_id": first.json()["id"]},
+        )
+    assert lost.status_code == 400
+    assert lost.json()["error"]["code"] == "previous_response_not_found"
