@@ -151,3 +151,45 @@ async def test_previous_response_id_is_shared_by_workers_through_redis(redis_url
         )
     assert lost.status_code == 400
     assert lost.json()["error"]["code"] == "previous_response_not_found"
+
+
+async def test_a_failing_session_store_does_not_fail_a_finished_answer() -> None:
+    class Broken:
+        async def load(self, session_id: str) -> list[Any]:
+            return []
+
+        async def save(self, session_id: str, messages: list[Any], ttl: float) -> None:
+            raise RuntimeError("redis is down")
+
+        async def delete(self, session_id: str) -> None:
+            return None
+
+    model = ScriptedChatModel(script=[reply("Fine.")], cycle=True)
+    assistant = scripted_assistant(ScriptedProvider("s", model), sessions=Broken())
+    app = create_app(assistant.settings, assistant)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as api:
+        whole = await api.post("/v1/responses", json={"model": "s:m", "input": "Hi"})
+        streamed = await api.post(
+            "/v1/responses", json={"model": "s:m", "input": "Hi", "stream": True}
+        )
+    assert whole.status_code == 200 and whole.json()["status"] == "completed"
+    kinds = [json.loads(line[6:])["type"] for line in streamed.text.splitlines()
+             if line.startswith("data: ")]  # fmt: skip
+    assert kinds[-1] == "response.completed" and "error" not in kinds
+
+
+async def test_a_task_name_from_the_client_is_never_echoed_raw() -> None:
+    model = ScriptedChatModel(script=[reply("t")], cycle=True)
+    assistant = scripted_assistant(ScriptedProvider("s", model))
+    app = create_app(assistant.settings, assistant)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as api:
+        response = await api.post(
+            "/v1/chat/completions",
+            json={"model": "s:m", "messages": ASK, "metadata": {"task": "título ☃\r\nX: y"}},
+        )
+    assert response.status_code == 200
+    assert response.headers["x-assistant-task"] == "background_task"

@@ -166,3 +166,15 @@ def test_embedding_calls_are_counted_in_the_model_metrics(
               and 'model="emb-fake"' in line and 'kind="prompt"' in line]  # fmt: skip
     assert requests and float(requests[0].rsplit(" ", 1)[1]) >= 1
     assert tokens and float(tokens[0].rsplit(" ", 1)[1]) >= 3  # the upstream counts one per text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ids", [[10_000_000], [2**70], [49_152]])
+def test_token_ids_outside_the_vocabulary_are_400s(server_url: str, ids: list[int]) -> None:
+    """An id past the vocabulary aborted the process inside llama.cpp; a huge one wrapped."""
+    response = httpx.post(
+        f"{server_url}/v1/embeddings", json={"model": LOCAL, "input": ids}, timeout=60
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == "input"
+    assert httpx.get(f"{server_url}/health", timeout=10).status_code == 200

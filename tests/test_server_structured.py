@@ -359,3 +359,46 @@ async def test_image_support_is_declared_per_model_and_chains_need_every_member(
     assert blind.status_code == 400 and blind.json()["error"]["code"] == "images_not_supported"
     assert chain.status_code == 400
     assert len(model.seen) == 1  # the refused requests never reached the model
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"enum": []},  # an empty grammar rule crashed llama.cpp (the whole process)
+        {"anyOf": []},
+        {"type": "object", "properties": {"a": 5}},
+        {"type": "string", "pattern": 5},
+        {"type": "array", "items": 5},
+        {"type": "object", "properties": []},
+        {"type": "string", "minLength": 100_000_000},  # a gigabyte grammar
+    ],
+)
+def test_schemas_that_cannot_be_a_grammar_are_400s(
+    local: openai.OpenAI, schema: dict[str, Any]
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        local.chat.completions.create(
+            model=LOCAL,
+            messages=ASK_PERSON,
+            response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": schema}},
+        )
+    body = caught.value.body
+    assert isinstance(body, dict) and body["code"] == "unsupported_schema"
+
+
+@pytest.mark.slow
+def test_a_client_tool_whose_schema_cannot_be_a_grammar_still_gets_json(
+    local: openai.OpenAI,
+) -> None:
+    tool = {"type": "function", "function": {"name": "f", "parameters": {
+        "type": "object", "properties": {"a": {"enum": []}}}}}  # fmt: skip
+    answer = local.chat.completions.create(
+        model=LOCAL,
+        messages=ASK_PERSON,
+        tools=[tool],
+        tool_choice={"type": "function", "function": {"name": "f"}},
+        max_tokens=30,
+    )
+    assert answer.choices[0].finish_reason in ("tool_calls", "stop", "length")
+    assert local.models.list()  # the server is still up

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import importlib.resources
-import json
 import logging
 import os
 import queue
@@ -237,11 +236,10 @@ class LlamaEngine:
             cancelled=cancelled.is_set,
         ):
             if isinstance(item, TokenPiece):
-                tokens += len(item.entries)
                 if item.text or item.entries:
                     emit(LocalChunk(text=item.text, logprobs=item.entries))
             else:
-                finish = item
+                finish, tokens = item.reason, item.tokens
         return finish, tokens
 
     def _complete_job(
@@ -429,12 +427,14 @@ def _chat_formatter(llama: Any) -> Callable[..., Any]:
 
 
 def _grammar(schema: dict[str, Any]) -> Any:
-    """A grammar that only lets the model write JSON valid for ``schema``."""
-    from llama_cpp.llama_grammar import LlamaGrammar
+    """A grammar that only lets the model write JSON valid for ``schema`` (a tool's
+    parameters); any JSON when the schema cannot be a grammar (never a crashing one)."""
+    from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
+
+    from assistant.errors import InvalidRequestError
+    from assistant.providers.local_structured import grammar_for
 
     try:
-        return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
-    except Exception:  # schema features the converter lacks: fall back to any JSON
-        from llama_cpp.llama_grammar import JSON_GBNF
-
+        return LlamaGrammar.from_string(grammar_for(schema), verbose=False)
+    except (InvalidRequestError, TypeError, ValueError):
         return LlamaGrammar.from_string(JSON_GBNF, verbose=False)

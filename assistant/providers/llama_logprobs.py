@@ -62,6 +62,15 @@ def _entry(llama: Any, token: int, logprobs: np.ndarray[Any, Any], top: int) -> 
     return entry
 
 
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The last item: why generation ended and how many tokens it produced."""
+
+    reason: str
+    """``stop``, ``length`` or ``cancelled``."""
+    tokens: int
+
+
 def generate_with_logprobs(
     llama: Any,
     prompt: list[int],
@@ -73,12 +82,12 @@ def generate_with_logprobs(
     grammar: Any = None,
     stopping_criteria: Any = None,
     cancelled: Callable[[], bool] = lambda: False,
-) -> Iterator[TokenPiece | str]:
-    """Generate from ``prompt``: final :class:`TokenPiece` s, then the finish reason (``stop``,
-    ``length`` or ``cancelled``) as the last item.
+) -> Iterator[TokenPiece | Finished]:
+    """Generate from ``prompt``: final :class:`TokenPiece` s, then :class:`Finished`.
 
     Text that could still be the start of a stop sequence is held back until it cannot; a stop
-    sequence ends the answer and is not part of it, nor are its tokens' entries.
+    sequence ends the answer and is not part of it (a token that wrote text both before and in
+    it keeps its entry).
     """
     from llama_cpp import LogitsProcessorList, llama_cpp
 
@@ -97,7 +106,7 @@ def generate_with_logprobs(
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     written: list[int] = []
     text = ""  # decoded, not yet released
-    pending: list[tuple[int, LogprobEntry]] = []  # entries with the text offset they end at
+    pending: list[tuple[int, int, LogprobEntry]] = []  # (start, end) in ``text``, entry
     finish = "length"
     try:
         for token in tokens:
@@ -111,17 +120,20 @@ def generate_with_logprobs(
             entry = _entry(llama, int(token), recorder.last, top_logprobs)
             piece = bytes(llama.detokenize([token], prev_tokens=prompt + written))
             written.append(int(token))
+            start = len(text)
             text += decoder.decode(piece)
-            pending.append((len(text), entry))
+            pending.append((start, len(text), entry))
             cut = _stop_at(text, stop)
             if cut is not None:
-                yield TokenPiece(text[:cut], [e for end, e in pending if end <= cut])
+                yield TokenPiece(text[:cut], [e for begin, _, e in pending if begin < cut])
                 text, pending, finish = "", [], "stop"
                 break
             release = len(text) - _held_back(text, stop)
             if release > 0:
-                released = [e for end, e in pending if end <= release]
-                pending = [(end - release, e) for end, e in pending if end > release]
+                released = [e for _, end, e in pending if end <= release]
+                pending = [
+                    (b - release, end - release, e) for b, end, e in pending if end > release
+                ]
                 yield TokenPiece(text[:release], released)
                 text = text[release:]
             if len(written) >= max_tokens:
@@ -129,9 +141,11 @@ def generate_with_logprobs(
                 break
     finally:
         tokens.close()
+    if finish != "stop" or text:
+        text += decoder.decode(b"", final=True)  # a character cut short shows as U+FFFD
     if text or pending:
-        yield TokenPiece(text, [entry for _, entry in pending])
-    yield finish
+        yield TokenPiece(text, [entry for _, _, entry in pending])
+    yield Finished(finish, len(written))
 
 
 def _stop_at(text: str, stop: list[str]) -> int | None:

@@ -22,7 +22,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 
 from assistant.config import LocalModelSettings
-from assistant.errors import ProviderUnavailableError
+from assistant.errors import InvalidRequestError, ProviderUnavailableError
 from assistant.providers.llama_engine import bundled_model_path
 
 logger = logging.getLogger(__name__)
@@ -95,6 +95,14 @@ class LocalEmbeddings(Embeddings):
         took (blocking)."""
         with self._lock:
             llama = self._load()
+            vocabulary = int(llama.n_vocab())
+            for index, item in enumerate(inputs):
+                if isinstance(item, list) and any(not 0 <= t < vocabulary for t in item):
+                    raise InvalidRequestError(
+                        f"input {index} has a token id outside this model's vocabulary "
+                        f"(0 to {vocabulary - 1})",
+                        param="input",
+                    )
             texts = [
                 item
                 if isinstance(item, str)

@@ -18,6 +18,7 @@ fresh or replayed from the cache.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
@@ -29,6 +30,7 @@ from langchain_core.runnables import Runnable
 
 from assistant.agent import AgentEvent, Assistant, CachePolicy, RunContext
 from assistant.errors import InvalidRequestError
+from assistant.log import redact
 from assistant.providers import open_stream
 from assistant.server import caching
 from assistant.server.wire import frames
@@ -36,6 +38,8 @@ from assistant.server.wire.common import STREAM_HEADERS
 from assistant.server.wire.frames import Framing, StreamWriter
 from assistant.server.wire.prepared import PreparedChat
 from assistant.types import TextDelta, ToolFinished, ToolStarted
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -127,6 +131,7 @@ async def _events(
     ``on_done`` gets the tokens spent, however the stream ends; ``on_answer`` the answer, only
     when it reached its end."""
     yield writer.start()
+    completed = False
     try:
         item = first
         while item is not None:
@@ -134,8 +139,7 @@ async def _events(
                 yield frame
             item = await anext(rest, None)
         yield writer.end()
-        if on_answer is not None:
-            await on_answer(writer.answer())
+        completed = True
     except Exception as exc:
         yield writer.failed(exc, secrets)
     finally:
@@ -144,6 +148,8 @@ async def _events(
             await closer()
         if on_done is not None:
             await on_done(writer.tokens)
+    if completed:
+        await tell(on_answer, writer.answer(), secrets)
     closing = writer.close()
     if closing:
         yield closing
@@ -173,6 +179,21 @@ async def _streaming_response(
         media_type="text/event-stream",
         headers={**STREAM_HEADERS, **((headers() if callable(headers) else headers) or {})},
     )
+
+
+async def tell(on_answer: OnAnswer | None, answer: frames.Answer, secrets: list[str]) -> None:
+    """Hand a complete answer on (cache, session store); a failure there is logged, never the
+    client's: the answer was given."""
+    if on_answer is None:
+        return
+    try:
+        await on_answer(answer)
+    except Exception as exc:
+        logger.warning(
+            "keeping a finished answer failed: %s: %s",
+            type(exc).__name__,
+            redact(str(exc), secrets),
+        )
 
 
 def _both(first: OnAnswer | None, second: OnAnswer | None) -> OnAnswer | None:
@@ -205,8 +226,7 @@ async def answer_raw(
         hit = await cache.get(plan.key)
         if hit is not None:
             answer = frames.decode_answer(hit)
-            if on_answer is not None:
-                await on_answer(answer)
+            await tell(on_answer, answer, assistant.secrets())
             return _replay(request, framing, answer)
     headers = {caching.HEADER: plan.label}
     started = time.perf_counter()
@@ -223,8 +243,7 @@ async def answer_raw(
         message = await runnable.ainvoke(request.messages, **request.kwargs)
         answer = frames.answer_of(message)
         await spend(answer["usage"]["total_tokens"])
-        if after is not None:
-            await after(answer)
+        await tell(after, answer, assistant.secrets())
         return JSONResponse(framing.whole(answer), headers=headers)
     stream = open_stream(runnable, request.messages, request.kwargs)
     return await _streaming_response(
@@ -298,8 +317,7 @@ async def answer_agent(
             },
         )
         answer = frames.answer_of(message)
-        if on_answer is not None:
-            await on_answer(answer)
+        await tell(on_answer, answer, assistant.secrets())
         return JSONResponse(framing.whole(answer), headers={caching.HEADER: result.cache})
     events = aiter(agent.astream(request.messages, context=context))
     calls: dict[str, int] | None = {} if offered else None

@@ -43,6 +43,14 @@ def _last_user_text(body: ChatCompletionRequest) -> str:
     return ""
 
 
+_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+def _name(task: str) -> str:
+    """The task's name as it may be echoed in a header (client text otherwise)."""
+    return task if _NAME.fullmatch(task) else "background_task"
+
+
 def template_task(body: ChatCompletionRequest) -> str | None:
     """The task an OpenWebUI default prompt template asks for, if the last user message is
     one (``### Task:`` then what to generate from ``<chat_history>``)."""
@@ -65,11 +73,11 @@ def background_task(
         return None
     named = (headers.get(HEADER) or "").strip()
     if named.lower() not in _NOT_TASKS:
-        return named
+        return _name(named)
     if body.metadata is not None:
         task = body.metadata.get("task")
         if isinstance(task, str) and task.strip().lower() not in _NOT_TASKS:
-            return task.strip()
+            return _name(task.strip())
     if settings.detect_prompts and not body.tools:
         return template_task(body)
     return None

@@ -44,9 +44,10 @@ async def create_chat_completion(
     settings = request.app.state.settings
     cache_control = request.headers.get("cache-control")
     task = background_task(request.headers, body, settings.server.tasks)
-    if task is not None:
-        profile = settings.profiles.get(body.model)
-        model = settings.server.tasks.model or (profile.model if profile else body.model)
+    profile = settings.profiles.get(body.model)
+    model = settings.server.tasks.model or (profile.model if profile else body.model)
+    # a key limited to some models never reaches another one through a task
+    if task is not None and principal.may_use(model):
         prepared = prepare_chat(task_request(body, model))
         framing = ChatFraming(body.model, include_usage=prepared.include_usage)
         response = await answer_raw(

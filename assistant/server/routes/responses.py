@@ -30,9 +30,10 @@ from assistant.server.wire.responses import ResponsesFraming, ResponsesRequest
 router = APIRouter(prefix="/v1", tags=["responses"])
 
 
-def session_key(response_id: str) -> str:
-    """Where a stored response's conversation is kept in the session store."""
-    return f"response:{response_id}"
+def session_key(tenant: str, response_id: str) -> str:
+    """Where a stored response's conversation is kept: per API key, so no other key can
+    continue (and read back) it."""
+    return f"response:{tenant}:{response_id}"
 
 
 @router.post("/responses", response_model=None)
@@ -43,7 +44,9 @@ async def create_response(
     principal.check_model(body.model)
     history: list[dict[str, Any]] = []
     if body.previous_response_id:
-        stored = await assistant.sessions.load(session_key(body.previous_response_id))
+        stored = await assistant.sessions.load(
+            session_key(principal.name, body.previous_response_id)
+        )
         if not stored:
             raise InvalidRequestError(
                 f"Previous response with id '{body.previous_response_id}' not found (it was "
@@ -68,7 +71,7 @@ async def create_response(
         skip = 1 if body.instructions else 0  # instructions are not carried over
         conversation = [*prepared.wire_messages[skip:], answer["message"]]
         await assistant.sessions.save(
-            session_key(framing.ident),
+            session_key(principal.name, framing.ident),
             convert_to_messages(conversation),
             settings.sessions.response_ttl,
         )

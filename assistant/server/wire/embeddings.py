@@ -43,8 +43,9 @@ class EmbeddingRequest(Lenient):
                 raise ValueError(f"'input[{index}]' must not be an empty string")
             if isinstance(item, list) and not item:
                 raise ValueError(f"'input[{index}]' must not be an empty token array")
-            if (isinstance(item, int) and item < 0) or (isinstance(item, list) and min(item) < 0):
-                raise ValueError("token ids are not negative")
+            ids = item if isinstance(item, list) else [item] if isinstance(item, int) else []
+            if any(not 0 <= token < 2**31 for token in ids):
+                raise ValueError("token ids are integers from 0 to 2**31 - 1")
         return value
 
     def inputs(self) -> list[str | list[int]]:

@@ -133,7 +133,7 @@ class ResponsesRequest(Lenient):
                 {
                     "type": "function",
                     "function": tool.model_dump(
-                        include={"name", "description", "parameters"}, exclude_none=True
+                        include={"name", "description", "parameters", "strict"}, exclude_none=True
                     ),
                 }
                 for tool in tools
