@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import clean_environ, serving
+from tests.fakes.fixtures import gateway_over
 from tests.fakes.upstream import FakeUpstream
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,14 +88,9 @@ def upstream() -> Iterator[FakeUpstream]:
 
 @pytest.fixture(scope="module")
 def gateway(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    endpoint = {
-        "base_url": upstream.base_url,
-        "models": ["gpt-fake"],
-        "max_retries": 0,
-        "image_models": ["gpt-fake"],
-    }
-    env = {**clean_environ(), "ASSISTANT_PROVIDERS__COMPATIBLE": json.dumps({"fake": endpoint})}
-    with serving(tmp_path_factory.mktemp("compat"), env) as (base_url, _):
+    with gateway_over(
+        upstream, tmp_path_factory.mktemp("compat"), ["gpt-fake"], image_models=["gpt-fake"]
+    ) as base_url:
         yield base_url
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import openai
 import pytest
 
-from tests.conftest import clean_environ, serving
+from tests.fakes.fixtures import gateway_over
 from tests.fakes.upstream import FakeUpstream
 
 LOCAL = "local:smollm2"
@@ -133,9 +133,7 @@ def upstream() -> Iterator[FakeUpstream]:
 
 @pytest.fixture(scope="module")
 def gateway(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    endpoint = {"base_url": upstream.base_url, "models": ["emb-fake"], "max_retries": 0}
-    env = {**clean_environ(), "ASSISTANT_PROVIDERS__COMPATIBLE": json.dumps({"fake": endpoint})}
-    with serving(tmp_path_factory.mktemp("embeddings"), env) as (base_url, _):
+    with gateway_over(upstream, tmp_path_factory.mktemp("embeddings"), ["emb-fake"]) as base_url:
         yield base_url
 
 

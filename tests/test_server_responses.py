@@ -12,7 +12,7 @@ import jsonschema
 import openai
 import pytest
 
-from tests.conftest import clean_environ, serving
+from tests.fakes.fixtures import gateway_over
 from tests.fakes.upstream import FakeUpstream, ok, tool_calls
 
 pytestmark = pytest.mark.slow
@@ -131,6 +131,12 @@ async def test_function_call_round_trip_async_with_items_sent_back(server_url: s
         max_output_tokens=24,
     )
     assert second.output_text.strip()
+    stream = await client.responses.create(
+        model=LOCAL, input="Say hello.", max_output_tokens=12, stream=True
+    )
+    events = [event async for event in stream]
+    deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert deltas and events[-1].response.output_text == deltas  # type: ignore[union-attr]
     with pytest.raises(openai.BadRequestError) as caught:  # store=False: nothing to continue
         await client.responses.create(
             model=LOCAL, previous_response_id=first.id, input="And tomorrow?"
@@ -189,9 +195,7 @@ def upstream() -> Iterator[FakeUpstream]:
 
 @pytest.fixture(scope="module")
 def gateway(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    endpoint = {"base_url": upstream.base_url, "models": ["gpt-fake"], "max_retries": 0}
-    env = {**clean_environ(), "ASSISTANT_PROVIDERS__COMPATIBLE": json.dumps({"fake": endpoint})}
-    with serving(tmp_path_factory.mktemp("responses"), env) as (base_url, _):
+    with gateway_over(upstream, tmp_path_factory.mktemp("responses"), ["gpt-fake"]) as base_url:
         yield base_url
 
 

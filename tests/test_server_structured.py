@@ -22,7 +22,7 @@ from assistant.cache import response_cache
 from assistant.config import Settings
 from assistant.providers import ModelCatalog, ProviderRegistry
 from assistant.server import create_app
-from tests.conftest import clean_environ, serving
+from tests.fakes.fixtures import gateway_over
 from tests.fakes.upstream import FakeUpstream, ok
 from tests.test_server_protocol import ScriptedChatModel, ScriptedProvider, _client
 
@@ -168,9 +168,7 @@ def upstream() -> Iterator[FakeUpstream]:
 
 @pytest.fixture(scope="module")
 def gateway(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    endpoint = {"base_url": upstream.base_url, "models": ["gpt-fake"], "max_retries": 0}
-    env = {**clean_environ(), "ASSISTANT_PROVIDERS__COMPATIBLE": json.dumps({"fake": endpoint})}
-    with serving(tmp_path_factory.mktemp("structured"), env) as (base_url, _):
+    with gateway_over(upstream, tmp_path_factory.mktemp("structured"), ["gpt-fake"]) as base_url:
         yield base_url
 
 

@@ -181,14 +181,7 @@ class ResilientChatModel(BaseChatModel):
         bind = getattr(self.inner, "bind_tools", None)
         if bind is None:
             raise NotImplementedError(f"{self.provider}:{self.model_name} does not support tools")
-        # ChatOpenAI.bind_tools rewrites an OpenAI ``response_format`` (it unwraps the schema
-        # and rebuilds it as a function, which fails without a ``title``): it is bound as a
-        # call argument instead, and reaches the provider exactly as the client sent it.
-        response_format = kwargs.pop("response_format", None)
-        bound = bind(tools, tool_choice=tool_choice, **kwargs)
-        if response_format is not None:
-            bound = bound.bind(response_format=response_format)
-        return self.model_copy(update={"inner": bound})
+        return self.model_copy(update={"inner": bind(tools, tool_choice=tool_choice, **kwargs)})
 
     # -- policy -------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
+from fastapi import Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from langchain_core.language_models import LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolCall
@@ -33,6 +34,7 @@ from assistant.errors import InvalidRequestError
 from assistant.log import redact
 from assistant.providers import open_stream
 from assistant.server import caching
+from assistant.server.auth import Principal
 from assistant.server.wire import frames
 from assistant.server.wire.common import STREAM_HEADERS
 from assistant.server.wire.frames import Framing, StreamWriter
@@ -329,3 +331,43 @@ async def answer_agent(
         framing, events, to_frames, assistant.secrets(), spend, on_answer,
         headers=lambda: {caching.HEADER: context.cache_result},
     )  # fmt: skip
+
+
+def spender(request: Request, principal: Principal) -> Spend:
+    """Counts a finished answer's tokens against the caller's key (admins are not limited)."""
+    limiter = request.app.state.rate_limiter
+
+    async def spend(tokens: int) -> None:
+        if not principal.admin:
+            await limiter.spend(principal.name, tokens)
+
+    return spend
+
+
+async def answer(
+    prepared: PreparedChat,
+    assistant: Assistant,
+    framing: Framing,
+    *,
+    request: Request,
+    principal: Principal,
+    on_answer: OnAnswer | None = None,
+) -> Any:
+    """Answer a prepared request the way its model asks: an agent profile runs its agent, a
+    raw model answers (from the cache when it can)."""
+    spend = spender(request, principal)
+    cache_control = request.headers.get("cache-control")
+    if assistant.is_agent(prepared.model):
+        policy = caching.policy(principal.name, cache_control, prepared.body.cache_control)
+        return await answer_agent(
+            prepared, assistant, framing, spend=spend, policy=policy, on_answer=on_answer
+        )
+    return await answer_raw(
+        prepared,
+        assistant,
+        framing,
+        spend=spend,
+        tenant=principal.name,
+        cache_control=cache_control,
+        on_answer=on_answer,
+    )

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 from assistant.agent import CachePolicy
 from assistant.cache import ResponseCache, request_key
-from assistant.server.wire.chat import ChatCompletionRequest
 from assistant.server.wire.prepared import PreparedChat
 
 HEADER = "X-Cache"
@@ -44,10 +43,10 @@ class CachePlan:
 BYPASS = CachePlan(None, False, False)
 
 
-def policy(body: ChatCompletionRequest, tenant: str, cache_control: str | None) -> CachePolicy:
+def policy(tenant: str, cache_control: str | None, body_field: str | None = None) -> CachePolicy:
     """Whose entries a request uses, and whether it may read (``no-cache``: not) and write
     (``no-store``: not) them, from the ``Cache-Control`` header and the body field."""
-    words = f"{cache_control or ''},{body.cache_control or ''}".lower().replace(" ", "").split(",")
+    words = f"{cache_control or ''},{body_field or ''}".lower().replace(" ", "").split(",")
     return CachePolicy(tenant=tenant, read="no-cache" not in words, write="no-store" not in words)
 
 
@@ -57,7 +56,7 @@ def plan(
     """Whether and how this raw-model request uses the cache."""
     if cache is None or not cache.cacheable(request.kwargs):
         return BYPASS
-    wanted = policy(request.body, tenant, cache_control)
+    wanted = policy(tenant, cache_control, request.body.cache_control)
     if not (wanted.read or wanted.write):
         return BYPASS
     key = request_key(

@@ -1,4 +1,4 @@
-"""Size limits of one chat request (``server.limits``), checked before any model is called."""
+"""Size limits of one request (``server.limits``), checked before any model is called."""
 
 from __future__ import annotations
 
@@ -57,4 +57,23 @@ def check_limits(body: ChatCompletionRequest, limits: LimitSettings) -> None:
                 f"(at most {limits.max_tool_bytes}).",
                 param=f"tools.{index}",
                 code="tool_too_large",
+            )
+
+
+def check_embedding_limits(inputs: list[str | list[int]], limits: LimitSettings) -> None:
+    """A 400 naming the input over a limit (before any model is called)."""
+    if len(inputs) > limits.max_embedding_inputs:
+        raise InvalidRequestError(
+            f"Too many inputs: {len(inputs)} (at most {limits.max_embedding_inputs}).",
+            param="input",
+            code="too_many_inputs",
+        )
+    for index, item in enumerate(inputs):
+        tokens = len(item) if isinstance(item, list) else -(-len(item.encode()) // 4)
+        if tokens > limits.max_embedding_input_tokens:
+            raise InvalidRequestError(
+                f"Input {index} is too long: about {tokens} tokens "
+                f"(at most {limits.max_embedding_input_tokens}).",
+                param=f"input.{index}" if len(inputs) > 1 else "input",
+                code="input_too_long",
             )

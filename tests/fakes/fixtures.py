@@ -6,7 +6,10 @@ before each test that uses them: script and recorded requests start empty every 
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +33,20 @@ def endpoint(upstream: FakeUpstream | str, **overrides: Any) -> dict[str, Any]:
     """A ``providers.compatible.NAME`` section pointing at ``upstream`` (or a base URL)."""
     base_url = upstream if isinstance(upstream, str) else upstream.base_url
     return {"base_url": base_url, **FAST_RESILIENCE, **overrides}
+
+
+@contextmanager
+def gateway_over(
+    upstream: FakeUpstream, workdir: Path, models: list[str], **overrides: Any
+) -> Iterator[str]:
+    """``assistant serve`` (a real process) whose provider ``fake:`` is ``upstream``, serving
+    ``models``: its base URL, while the block runs."""
+    from tests.conftest import clean_environ, serving  # conftest registers this module
+
+    section = {"base_url": upstream.base_url, "models": models, "max_retries": 0, **overrides}
+    env = {**clean_environ(), "ASSISTANT_PROVIDERS__COMPATIBLE": json.dumps({"fake": section})}
+    with serving(workdir, env) as (base_url, _):
+        yield base_url
 
 
 class _Pool:

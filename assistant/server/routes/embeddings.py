@@ -16,33 +16,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from assistant.cache import request_key
-from assistant.config import LimitSettings
 from assistant.errors import InvalidRequestError
 from assistant.server import caching
+from assistant.server.answering import spender
 from assistant.server.auth import PrincipalDep
 from assistant.server.deps import AssistantDep
+from assistant.server.limits import check_embedding_limits
 from assistant.server.wire.embeddings import EmbeddingRequest, embedding_list
 
 router = APIRouter(prefix="/v1", tags=["embeddings"])
-
-
-def check_embedding_limits(inputs: list[str | list[int]], limits: LimitSettings) -> None:
-    """A 400 naming the input over a limit (before any model is called)."""
-    if len(inputs) > limits.max_embedding_inputs:
-        raise InvalidRequestError(
-            f"Too many inputs: {len(inputs)} (at most {limits.max_embedding_inputs}).",
-            param="input",
-            code="too_many_inputs",
-        )
-    for index, item in enumerate(inputs):
-        tokens = len(item) if isinstance(item, list) else -(-len(item.encode()) // 4)
-        if tokens > limits.max_embedding_input_tokens:
-            raise InvalidRequestError(
-                f"Input {index} is too long: about {tokens} tokens "
-                f"(at most {limits.max_embedding_input_tokens}).",
-                param=f"input.{index}" if len(inputs) > 1 else "input",
-                code="input_too_long",
-            )
 
 
 @router.post("/embeddings", response_model=None)
@@ -53,17 +35,17 @@ async def create_embeddings(
     inputs = body.inputs()
     check_embedding_limits(inputs, request.app.state.settings.server.limits)
     principal.check_model(body.model)
-    words = (request.headers.get("cache-control") or "").lower().replace(" ", "").split(",")
+    wanted = caching.policy(principal.name, request.headers.get("cache-control"))
     cache = assistant.cache
     key = None
-    if cache is not None and not ("no-cache" in words and "no-store" in words):
+    if cache is not None and (wanted.read or wanted.write):
         key = request_key(
             tenant=principal.name,
             model=body.model,
             messages=[{"embedding_input": item} for item in inputs],
             params={"endpoint": "embeddings", "dimensions": body.dimensions},
         )
-    if cache is not None and key is not None and "no-cache" not in words:
+    if cache is not None and key is not None and wanted.read:
         hit = await cache.get(key)
         if hit is not None:
             kept = json.loads(hit)
@@ -76,11 +58,10 @@ async def create_embeddings(
             f"'{body.model}' returned {len(batch.vectors)} vectors for {len(inputs)} inputs",
             param="input",
         )
-    if not principal.admin:
-        await request.app.state.rate_limiter.spend(principal.name, batch.prompt_tokens)
+    await spender(request, principal)(batch.prompt_tokens)
     answer = embedding_list(body.model, batch.vectors, body.encoding_format, batch.prompt_tokens)
     label = "bypass" if key is None else "miss"
-    if cache is not None and key is not None and "no-store" not in words:
+    if cache is not None and key is not None and wanted.write:
         stored = {"vectors": batch.vectors, "usage": answer["usage"]}
         await cache.put(key, json.dumps(stored, separators=(",", ":")).encode())
     return JSONResponse(answer, headers={caching.HEADER: label})

@@ -18,8 +18,7 @@ from fastapi import APIRouter, Request
 from langchain_core.messages import convert_to_messages, convert_to_openai_messages
 
 from assistant.errors import InvalidRequestError
-from assistant.server import caching
-from assistant.server.answering import answer_agent, answer_raw
+from assistant.server.answering import answer as answer_prepared
 from assistant.server.auth import PrincipalDep
 from assistant.server.deps import AssistantDep
 from assistant.server.limits import check_limits
@@ -60,12 +59,7 @@ async def create_response(
     check_limits(chat, request.app.state.settings.server.limits)
     prepared = prepare_chat(chat)
     framing = ResponsesFraming(body)
-    limiter = request.app.state.rate_limiter
     settings = request.app.state.settings
-
-    async def spend(tokens: int) -> None:
-        if not principal.admin:
-            await limiter.spend(principal.name, tokens)
 
     async def keep(answer: Answer) -> None:
         skip = 1 if body.instructions else 0  # instructions are not carried over
@@ -77,18 +71,6 @@ async def create_response(
         )
 
     on_answer = keep if body.store else None
-    cache_control = request.headers.get("cache-control")
-    if assistant.is_agent(body.model):
-        policy = caching.policy(chat, principal.name, cache_control)
-        return await answer_agent(
-            prepared, assistant, framing, spend=spend, policy=policy, on_answer=on_answer
-        )
-    return await answer_raw(
-        prepared,
-        assistant,
-        framing,
-        spend=spend,
-        tenant=principal.name,
-        cache_control=cache_control,
-        on_answer=on_answer,
+    return await answer_prepared(
+        prepared, assistant, framing, request=request, principal=principal, on_answer=on_answer
     )

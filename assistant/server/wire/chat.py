@@ -14,7 +14,7 @@ from typing import Any, Literal
 from langchain_core.messages import BaseMessage, convert_to_messages
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from assistant.server.wire.common import Lenient, reject_unencodable
+from assistant.server.wire.common import Lenient, UnicodeChecked
 from assistant.types import SamplingParams
 
 
@@ -147,7 +147,7 @@ class ResponseFormat(Lenient):
         return None
 
 
-class ChatCompletionRequest(Lenient):
+class ChatCompletionRequest(UnicodeChecked):
     """``POST /v1/chat/completions``."""
 
     model: str = Field(min_length=1)
@@ -179,11 +179,6 @@ class ChatCompletionRequest(Lenient):
         None,
         description="`no-cache` (skip the cache lookup), `no-store` (skip the write), or both.",
     )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _text_is_unicode(cls, data: Any) -> Any:
-        return reject_unencodable(data)
 
     @field_validator("top_logprobs")
     @classmethod

@@ -6,7 +6,7 @@ import json
 import os
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 DONE = b"data: [DONE]\n\n"
 """The last event of every stream."""
@@ -26,6 +26,16 @@ class UnencodableText(ValueError):
             "text that is not valid Unicode (an unpaired surrogate escape such as \\ud800)"
         )
         self.param = param or None
+
+
+class UnicodeChecked(Lenient):
+    """A request model that first refuses strings no UTF-8 can carry (see
+    :func:`reject_unencodable`), naming where they are."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_is_unicode(cls, data: Any) -> Any:
+        return reject_unencodable(data)
 
 
 def reject_unencodable(data: Any) -> Any:
@@ -74,9 +84,10 @@ def named_event(name: str, payload: dict[str, Any]) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + data.encode() + b"\n\n"
 
 
-def new_id(prefix: str) -> str:
-    """A fresh id such as ``chatcmpl-...`` (random hex; cheaper than ``uuid4``)."""
-    return f"{prefix}-{os.urandom(16).hex()}"
+def new_id(prefix: str, separator: str = "-", nbytes: int = 16) -> str:
+    """A fresh id such as ``chatcmpl-...`` or ``resp_...`` (random hex; cheaper than
+    ``uuid4``)."""
+    return f"{prefix}{separator}{os.urandom(nbytes).hex()}"
 
 
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

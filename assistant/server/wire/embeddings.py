@@ -6,14 +6,14 @@ import base64
 import struct
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
-from assistant.server.wire.common import Lenient, reject_unencodable
+from assistant.server.wire.common import UnicodeChecked
 
 TokenArray = list[int]
 
 
-class EmbeddingRequest(Lenient):
+class EmbeddingRequest(UnicodeChecked):
     """What OpenAI's ``client.embeddings.create`` and OpenWebUI send."""
 
     model: str = Field(min_length=1)
@@ -21,11 +21,6 @@ class EmbeddingRequest(Lenient):
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(None, ge=1)
     user: str | dict[str, Any] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _text_is_unicode(cls, data: Any) -> Any:
-        return reject_unencodable(data)
 
     @field_validator("input")
     @classmethod

@@ -94,7 +94,7 @@ def answer_of(message: BaseMessage) -> Answer:
     if isinstance(message, AIMessage) and message.tool_calls:
         assistant_message["tool_calls"] = [
             {
-                "id": call.get("id") or f"call_{new_id('x')[2:26]}",
+                "id": call.get("id") or new_id("call", "_", 12),
                 "type": "function",
                 "function": {"name": call["name"], "arguments": json.dumps(call["args"])},
             }

@@ -19,13 +19,13 @@ import time
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessageChunk
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError
 
 from assistant.errors import InvalidRequestError
 from assistant.log import redact
 from assistant.server.errors import to_api_error
 from assistant.server.wire.chat import ChatCompletionRequest
-from assistant.server.wire.common import Lenient, named_event, new_id, reject_unencodable
+from assistant.server.wire.common import Lenient, UnicodeChecked, named_event, new_id
 from assistant.server.wire.frames import (
     Answer,
     finish_reason_of,
@@ -61,7 +61,7 @@ class TextOptions(Lenient):
     format: TextFormat = Field(default_factory=TextFormat)
 
 
-class ResponsesRequest(Lenient):
+class ResponsesRequest(UnicodeChecked):
     """What ``client.responses.create`` sends."""
 
     model: str = Field(min_length=1)
@@ -79,11 +79,6 @@ class ResponsesRequest(Lenient):
     metadata: dict[str, str] | None = None
     parallel_tool_calls: bool | None = None
     user: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _text_is_unicode(cls, data: Any) -> Any:
-        return reject_unencodable(data)
 
     def function_tools(self) -> list[FunctionTool]:
         """The offered tools; only functions are supported (a 400 names any other)."""
@@ -246,7 +241,7 @@ def _item_messages(
 
 def response_id() -> str:
     """A fresh ``resp_...`` id."""
-    return new_id("resp").replace("-", "_", 1)
+    return new_id("resp", "_")
 
 
 def _usage(usage: dict[str, int]) -> dict[str, Any]:
@@ -333,7 +328,7 @@ def output_items(answer: Answer, ids: list[str] | None = None) -> list[dict[str,
         items.append(
             {
                 "type": "message",
-                "id": ids.pop(0) if ids else new_id("msg").replace("-", "_", 1),
+                "id": ids.pop(0) if ids else new_id("msg", "_"),
                 "status": "completed",
                 "role": "assistant",
                 "content": [
@@ -350,7 +345,7 @@ def output_items(answer: Answer, ids: list[str] | None = None) -> list[dict[str,
         items.append(
             {
                 "type": "function_call",
-                "id": ids.pop(0) if ids else new_id("fc").replace("-", "_", 1),
+                "id": ids.pop(0) if ids else new_id("fc", "_"),
                 "call_id": call["id"],
                 "name": call["function"]["name"],
                 "arguments": call["function"]["arguments"],
@@ -396,7 +391,7 @@ class ResponseEventWriter:
     def _text_delta(self, text: str, logprobs: list[dict[str, Any]]) -> bytes:
         out = b""
         if self._message_id is None:
-            self._message_id = new_id("msg").replace("-", "_", 1)
+            self._message_id = new_id("msg", "_")
             self._order.append(self._message_id)
             item = {"type": "message", "id": self._message_id, "status": "in_progress",
                     "role": "assistant", "content": []}  # fmt: skip
@@ -445,8 +440,8 @@ class ResponseEventWriter:
         if call is None:
             call = {
                 "type": "function_call",
-                "id": new_id("fc").replace("-", "_", 1),
-                "call_id": piece.get("id") or new_id("call").replace("-", "_", 1),
+                "id": new_id("fc", "_"),
+                "call_id": piece.get("id") or new_id("call", "_"),
                 "name": piece.get("name") or "",
                 "arguments": "",
                 "status": "in_progress",
